@@ -1,0 +1,70 @@
+package org.xenhost.daemon.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/**
+ * The {@code xenhost} command line. Exit codes are a contract with scripts and tests:
+ * 0 success, 2 bad input (the message names the input), 1 anything else. No stack trace
+ * reaches the operator; {@code XENHOST_DEBUG=1} prints one for developers.
+ */
+@Command(name = "xenhost", mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Xen host agent: PCI passthrough and live migration.",
+        subcommands = {
+        })
+public final class Main implements Runnable {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_BAD_INPUT = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (try --help)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs one command line and returns its exit code; used by tests that drive the CLI in-process. */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler(Main::handleFailure);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println("xenhost: " + ex.getMessage());
+            return EXIT_BAD_INPUT;
+        });
+        return cl.execute(args);
+    }
+
+    private static int handleFailure(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        err.println("xenhost: " + describe(ex));
+        if (System.getenv("XENHOST_DEBUG") != null) {
+            ex.printStackTrace(err);
+        }
+        err.flush();
+        // IllegalArgumentException is how every module reports input it refuses.
+        return ex instanceof IllegalArgumentException ? EXIT_BAD_INPUT : EXIT_FAILURE;
+    }
+
+    private static String describe(Throwable ex) {
+        String msg = ex.getMessage();
+        return msg == null || msg.isBlank() ? ex.getClass().getSimpleName() : msg;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"xenhost " + (v == null ? "development build" : v)};
+        }
+    }
+}
