@@ -106,6 +106,11 @@ public interface Libxl extends AutoCloseable {
     void suspend(int domid, WritableByteChannel target, boolean live, boolean debug, ProgressListener progress)
             throws LibxlException;
 
+    /** {@link #suspend(int, WritableByteChannel, boolean, boolean, ProgressListener)} without progress reports. */
+    default void suspend(int domid, WritableByteChannel target, boolean live, boolean debug) throws LibxlException {
+        suspend(domid, target, live, debug, ProgressListener.NONE);
+    }
+
     /**
      * Creates a domain from a configuration (libxl JSON) and a saved stream read from {@code source}
      * ({@code libxl_domain_create_restore}). The source should end where the stream ends: an implementation
