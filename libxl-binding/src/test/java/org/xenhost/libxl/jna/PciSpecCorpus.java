@@ -98,6 +98,23 @@ final class PciSpecCorpus {
         return new ArrayList<>(out);
     }
 
+    private static final String CHAOS = "0123456789abcdefABCDEFgxX:.,@=*+- \t\u00e9\u017fbdfnameslotpiv_";
+
+    /** {@code n} distinct short strings drawn from the spec alphabet and a little beyond, without structure. */
+    static List<String> chaos(long seed, int n) {
+        Random r = new Random(seed);
+        Set<String> out = new LinkedHashSet<>();
+        while (out.size() < n) {
+            int len = 1 + r.nextInt(24);
+            StringBuilder s = new StringBuilder(len);
+            for (int i = 0; i < len; i++) {
+                s.append(CHAOS.charAt(r.nextInt(CHAOS.length())));
+            }
+            out.add(s.toString());
+        }
+        return new ArrayList<>(out);
+    }
+
     private static String pick(Random r, String[] a) {
         return a[r.nextInt(a.length)];
     }

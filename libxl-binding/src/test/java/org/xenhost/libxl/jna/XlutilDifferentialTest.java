@@ -62,6 +62,7 @@ class XlutilDifferentialTest {
     void javaParserMatchesLibxlutil() {
         Set<String> specs = new LinkedHashSet<>(PciSpecCorpus.HAND_PICKED);
         specs.addAll(PciSpecCorpus.generated(20261127L, 420));
+        specs.addAll(PciSpecCorpus.chaos(7L, 150));
 
         List<String> mismatches = new ArrayList<>();
         Map<Divergence, List<String>> excluded = new EnumMap<>(Divergence.class);
