@@ -83,8 +83,10 @@ public interface Libxl extends AutoCloseable {
     void resume(int domid) throws LibxlException;
 
     /**
-     * Renames a domain ({@code libxl_domain_rename}). {@code oldName} guards against a concurrent rename: if it
-     * is not null and the domain is not called that, libxl fails with {@link LibxlError#INVAL}.
+     * Renames a domain ({@code libxl_domain_rename}, one xenstore transaction). {@code oldName} guards against a
+     * concurrent rename: if it is not null and the domain is not called that, libxl fails with
+     * {@link LibxlError#FAIL} ("racing ?"). A name another domain already has fails with {@link LibxlError#INVAL};
+     * renaming a domain to its own name succeeds.
      */
     void rename(int domid, String oldName, String newName) throws LibxlException;
 
