@@ -97,6 +97,9 @@ public interface Libxl extends AutoCloseable {
      * {@code target}: exactly the stream, from its header to its END record; the target is neither closed
      * nor flushed beyond the last write. Returns when the stream is complete; the domain is then suspended
      * (state {@link DomainState#SUSPENDED}): destroy it (migration done) or {@link #resume} it (failure).
+     * Writes to {@code target} block as the channel does, which is the backpressure of a migration; to abort a
+     * save in progress, close the target from another thread: the next write fails, the stream breaks and this
+     * call returns with an error (the domain may be left paused or suspended: resume it).
      *
      * @param live     pre-copy while the guest runs (LIBXL_SUSPEND_LIVE); otherwise pause first, copy once
      * @param debug    add the VERIFY record and re-send memory so the receiver can compare (LIBXL_SUSPEND_DEBUG)
@@ -117,7 +120,8 @@ public interface Libxl extends AutoCloseable {
      * Creates a domain from a configuration (libxl JSON) and a saved stream read from {@code source}
      * ({@code libxl_domain_create_restore}). The source should end where the stream ends: an implementation
      * may read ahead (the native one pumps the source into a kernel pipe), so bytes after the stream's END
-     * record are not left in the channel. On failure no domain is left behind.
+     * record are not left in the channel. A source that ends early or is closed from another thread (to abort)
+     * makes the restore fail. On failure no domain is left behind.
      *
      * @param streamVersion must be {@link #STREAM_VERSION} (2); libxl's legacy v1 conversion is not supported
      * @param paused        leave the restored domain paused (migration: unpause after the handshake);
