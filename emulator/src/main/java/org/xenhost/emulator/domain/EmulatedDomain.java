@@ -30,7 +30,6 @@ public final class EmulatedDomain {
     private volatile DomainState state;
     private long cpuTimeNs;
     private long runningSince;
-    private volatile boolean logDirtyRefused;
 
     private EmulatedDomain(int domid, Path dir, DomainConfig config, String name, DomainState state, long cpuTimeNs,
                            GuestMemory memory, Workload workload) {
@@ -214,7 +213,8 @@ public final class EmulatedDomain {
         Files.deleteIfExists(dir);
     }
 
-    public boolean logDirtyRefused() {
-        return logDirtyRefused;
+    /** Sets the vCPU state (workload step) carried by a restored stream. */
+    public void setWorkloadStep(long step) {
+        workload.setSteps(step);
     }
 }

@@ -56,6 +56,10 @@ final class Workload implements AutoCloseable {
         return context.getLong(0);
     }
 
+    void setSteps(long step) {
+        context.putLong(0, step);
+    }
+
     /** Writes the deterministic boot image (a fresh guest's kernel and initial data). */
     void writeBootImage() {
         long bytes = Math.min(BOOT_IMAGE_BYTES, memory.bytes());

@@ -132,6 +132,34 @@ public final class GuestMemory implements AutoCloseable {
         segments[(int) (addr / SEGMENT)].get((int) (addr % SEGMENT), dst, off, PAGE_SIZE);
     }
 
+    /** The mapped buffer holding page {@code pfn} (for zero-copy reads; see {@link #indexInSegment}). */
+    public ByteBuffer segmentOf(long pfn) {
+        checkPfn(pfn);
+        return segments[(int) ((pfn << PAGE_SHIFT) / SEGMENT)];
+    }
+
+    /** Byte index of page {@code pfn} within {@link #segmentOf}. */
+    public int indexInSegment(long pfn) {
+        return (int) ((pfn << PAGE_SHIFT) % SEGMENT);
+    }
+
+    /** Fills page {@code pfn} in place: {@code filler} gets the mapped segment and the page's index in it. */
+    @FunctionalInterface
+    public interface PageFiller {
+        void fill(ByteBuffer segment, int index);
+    }
+
+    /** Writes a whole page in place (zero-copy) and marks it populated and dirty. Caller holds {@link #lock()}. */
+    public void writePage(long pfn, PageFiller filler) {
+        checkPfn(pfn);
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("guest memory written without its lock");
+        }
+        filler.fill(segmentOf(pfn), indexInSegment(pfn));
+        markPopulated(pfn);
+        logDirty.mark(pfn);
+    }
+
     /** Writes a whole page and marks it populated and dirty. Caller holds {@link #lock()}. */
     public void writePage(long pfn, byte[] src, int off) {
         write(pfn, 0, src, off, PAGE_SIZE);
@@ -220,6 +248,12 @@ public final class GuestMemory implements AutoCloseable {
      * page reads the same (an unpopulated page reads as zeros).
      */
     public String digest() {
+        try (Pin pin = pin()) {
+            return digestPinned();
+        }
+    }
+
+    private String digestPinned() {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
