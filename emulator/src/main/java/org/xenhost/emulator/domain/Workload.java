@@ -147,7 +147,7 @@ final class Workload implements AutoCloseable {
                     credit -= n;
                 }
                 try {
-                    Thread.sleep(5);
+                    Thread.sleep(1);
                 } catch (InterruptedException e) {
                     return;
                 }
