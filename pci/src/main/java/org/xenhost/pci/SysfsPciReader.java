@@ -138,6 +138,7 @@ public final class SysfsPciReader {
             return iommuPresent;
         }
 
+        /** Members of a group, or null (with a warning) when its directory cannot be listed. */
         List<PciAddress> groupMembers(int group, List<String> warnings) {
             List<PciAddress> cached = groups.get(group);
             if (cached != null) {
@@ -147,8 +148,9 @@ public final class SysfsPciReader {
             String[] names = io.list(dir);
             List<PciAddress> members = new ArrayList<>();
             if (names == null) {
-                warnings.add("cannot list IOMMU group " + group + " members in " + dir + ": "
+                warnings.add("iommu_group names group " + group + ", but " + dir + " cannot be listed: "
                         + SysfsIo.describe(io.lastError()));
+                return null; // not cached: each member gets its own warning
             } else {
                 for (String n : names) {
                     PciAddress a = PciAddress.parseOrNull(n);
@@ -438,8 +440,11 @@ public final class SysfsPciReader {
                 warnings.add("iommu_group link points to '" + t + "', not to kernel/iommu_groups/<N>");
                 return;
             }
-            iommuGroup = g;
             List<PciAddress> members = scan.groupMembers(g, warnings);
+            if (members == null) {
+                return; // the group the link names does not exist (warned): treat as no group, as lspci does
+            }
+            iommuGroup = g;
             if (!members.contains(address)) {
                 warnings.add("IOMMU group " + g + " does not list this function among its devices");
             }
