@@ -104,6 +104,41 @@ class DomainLifecycleTest {
     }
 
     @Test
+    void aSaveBlockedOnAStalledConsumerDoesNotHoldUpOtherDomains() throws Exception {
+        try (EmulatedLibxl host = TestHosts.open(tmp.resolve("h"))) {
+            int a = host.createDomain(TestHosts.config("stalled", "pvh", 64, 1_000_000, 0), false);
+            int b = host.createDomain(TestHosts.config("free", "pvh", 16, 1_000_000, 0), false);
+            java.nio.channels.Pipe pipe = java.nio.channels.Pipe.open();
+            java.util.concurrent.CompletableFuture<Void> save = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    host.suspend(a, pipe.sink(), true, false, p -> { });
+                } catch (LibxlException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            TestHosts.sleep(Duration.ofMillis(300));
+            assertFalse(save.isDone(), "nobody reads the pipe: the saver blocks");
+            host.pause(b);
+            host.unpause(b);
+            int c = host.createDomain(TestHosts.config("new", "pvh", 1, 0, 0), false);
+            host.destroy(c);
+            assertEquals(DomainState.RUNNING, host.domainInfo(b).state());
+            // drain the pipe: the save completes
+            java.util.concurrent.CompletableFuture<Long> reader = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try (var in = java.nio.channels.Channels.newInputStream(pipe.source())) {
+                    return in.transferTo(java.io.OutputStream.nullOutputStream());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            save.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            pipe.sink().close();
+            assertTrue(reader.get(60, java.util.concurrent.TimeUnit.SECONDS) > 1 << 20);
+            assertEquals(DomainState.SUSPENDED, host.domainInfo(a).state());
+        }
+    }
+
+    @Test
     void sixteenGibGuestThatTouched64MibCostsAbout64Mib() throws Exception {
         try (EmulatedLibxl host = TestHosts.open(tmp.resolve("h"))) {
             int d = host.createDomain(TestHosts.config("big", "pvh", 16 * 1024, 400_000_000, 64 << 20), false);

@@ -62,18 +62,21 @@ class SaveRestoreRoundTripTest {
         return host.hypervisor().domain(domid).orElseThrow();
     }
 
-    @ParameterizedTest(name = "{0} MiB, {1} B/s over {2} B, live={3}, debug={4}")
+    @ParameterizedTest(name = "{5} {0} MiB, {1} B/s over {2} B, live={3}, debug={4}")
     @CsvSource({
-            "1,   0,         0,        false, false",
-            "16,  2000000,   0,        true,  false",
-            "64,  0,         0,        true,  true",
-            "64,  80000000,  4194304,  true,  true",
-            "256, 40000000,  16777216, true,  false",
-            "256, 40000000,  16777216, false, false",
+            "1,   0,         0,        false, false, pvh",
+            "16,  2000000,   0,        true,  false, pvh",
+            "64,  0,         0,        true,  true,  pvh",
+            "64,  80000000,  4194304,  true,  true,  pvh",
+            "256, 40000000,  16777216, true,  false, pvh",
+            "256, 40000000,  16777216, false, false, pvh",
+            "32,  20000000,  4194304,  true,  true,  hvm",
+            "32,  20000000,  4194304,  true,  false, pv",
     })
-    void restoredMemoryEqualsSourceAtPause(int mib, long rate, long workingSet, boolean live, boolean debug) throws Exception {
+    void restoredMemoryEqualsSourceAtPause(int mib, long rate, long workingSet, boolean live, boolean debug, String type)
+            throws Exception {
         String name = "rt-" + (++counter);
-        String config = TestHosts.config(name, "pvh", mib, rate, workingSet);
+        String config = TestHosts.config(name, type, mib, rate, workingSet);
         int domid = source.createDomain(config, false);
         if (rate > 0) {
             TestHosts.sleep(Duration.ofMillis(300));
