@@ -31,17 +31,20 @@ class SavedStreamVerifierTest {
     @TempDir
     static Path tmp;
     static EmulatedLibxl host;
+    static EmulatedLibxl other;
     static int counter;
 
     @BeforeAll
     static void open() throws IOException {
         StreamVerifier.script();
         host = TestHosts.open(tmp.resolve("host"));
+        other = TestHosts.open(tmp.resolve("other"));
     }
 
     @AfterAll
     static void close() {
         host.close();
+        other.close();
     }
 
     @ParameterizedTest(name = "{0} MiB {1} live={2} dirty={3}B/s ws={4} debug={5} as -f {6}")
@@ -82,6 +85,17 @@ class SavedStreamVerifierTest {
         StreamVerifier.assertValid(file, format);
         System.out.printf("verify-stream-v2 -f %s: %d MiB %s live=%s debug=%s: %d bytes, %d pages, %d ms%n", format,
                 mib, type, live, debug, Files.size(file), report.pagesSent(), (System.nanoTime() - start) / 1_000_000);
+        if (format.equals("xl")) {
+            // and the save file restores, as xl restore would: header (with the config), then the libxl stream
+            try (FileChannel in = FileChannel.open(file)) {
+                XlSaveHeader header = XlSaveHeader.read(Channels.newInputStream(in));
+                in.position(header.encodedLength());
+                int restored = other.createRestore(header.config(), in, true);
+                assertEquals(host.hypervisor().domain(domid).orElseThrow().memory().digest(),
+                        other.hypervisor().domain(restored).orElseThrow().memory().digest());
+                other.destroy(restored);
+            }
+        }
         host.destroy(domid);
         Files.delete(file);
     }
