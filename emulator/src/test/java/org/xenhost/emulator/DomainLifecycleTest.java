@@ -169,6 +169,40 @@ class DomainLifecycleTest {
     }
 
     @Test
+    void destroyDuringASaveEndsTheSaveAndRemovesTheDomain() throws Exception {
+        try (EmulatedLibxl host = TestHosts.open(tmp.resolve("h"))) {
+            int a = host.createDomain(TestHosts.config("doomed", "pvh", 64, 4_000_000, 0), false);
+            long free = host.hostInfo().freeMemoryKb();
+            java.nio.channels.Pipe pipe = java.nio.channels.Pipe.open();
+            java.util.concurrent.CompletableFuture<LibxlException> save = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                    assertThrows(LibxlException.class, () -> host.suspend(a, pipe.sink(), true, false)));
+            TestHosts.sleep(Duration.ofMillis(200));
+            java.util.concurrent.CompletableFuture<Void> destroy = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    host.destroy(a);
+                } catch (LibxlException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            // drain the pipe: the saver's next batch finds the memory released
+            java.util.concurrent.CompletableFuture<Long> drain = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try (var in = java.nio.channels.Channels.newInputStream(pipe.source())) {
+                    return in.transferTo(java.io.OutputStream.nullOutputStream());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertEquals(LibxlError.DOMAIN_DESTROYED, save.get(60, java.util.concurrent.TimeUnit.SECONDS).error());
+            pipe.sink().close();
+            drain.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            destroy.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(1, host.listDomains().size());
+            assertFalse(Files.exists(tmp.resolve("h/domains/" + a)));
+            assertEquals(free + 64 * 1024, host.hostInfo().freeMemoryKb());
+        }
+    }
+
+    @Test
     void sixteenGibGuestThatTouched64MibCostsAbout64Mib() throws Exception {
         try (EmulatedLibxl host = TestHosts.open(tmp.resolve("h"))) {
             int d = host.createDomain(TestHosts.config("big", "pvh", 16 * 1024, 400_000_000, 64 << 20), false);
