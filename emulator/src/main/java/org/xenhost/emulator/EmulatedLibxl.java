@@ -1,6 +1,5 @@
 package org.xenhost.emulator;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -597,9 +596,5 @@ public final class EmulatedLibxl implements Libxl {
         if (closed) {
             throw new IllegalStateException("this emulated libxl context is closed");
         }
-    }
-
-    static JsonNode readJson(String s) throws IOException {
-        return JSON.readTree(s);
     }
 }
