@@ -47,6 +47,27 @@ class SavedStreamVerifierTest {
         other.close();
     }
 
+    /** Negative control: the same harness rejects a damaged emulator stream, so the checks above can fail. */
+    @org.junit.jupiter.api.Test
+    void theVerifierRejectsADamagedStream() throws Exception {
+        int domid = host.createDomain(TestHosts.config("damaged", "pvh", 1, 0, 0), false);
+        Path file = tmp.resolve("damaged.libxl");
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            host.suspend(domid, out, false, false, ProgressListener.NONE);
+        }
+        StreamVerifier.assertValid(file, "libxl");
+        byte[] s = Files.readAllBytes(file);
+        // the first PAGE_DATA record follows the headers and static records; its first pfn entry gets type 5
+        // (reserved): libxl header 16 + LIBXC_CONTEXT 8 + image 24 + domain 16 + CPUID 8+48 + MSR 8+32 + SDE 8
+        int pageData = 16 + 8 + 24 + 16 + 56 + 40 + 8;
+        assertEquals(1, java.nio.ByteBuffer.wrap(s).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(pageData), "PAGE_DATA");
+        s[pageData + 16 + 7] = 0x50;
+        Files.write(file, s);
+        StreamVerifier.Result r = StreamVerifier.run(file, "libxl");
+        assertEquals(1, r.exit(), r.output());
+        host.destroy(domid);
+    }
+
     @ParameterizedTest(name = "{0} MiB {1} live={2} dirty={3}B/s ws={4} debug={5} as -f {6}")
     @CsvSource({
             // MiB, type, live, rate, working set, debug, verifier format
