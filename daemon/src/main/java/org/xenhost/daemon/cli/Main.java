@@ -14,7 +14,7 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {
-                XlCommand.class,
+            PciCommand.class, HostCommand.class, XlCommand.class,
         })
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
