@@ -6,8 +6,8 @@ package org.xenhost.libxl.stream;
  * @param bytes           bytes seen, including any save-file header
  * @param records         records seen, both layers (headers not counted)
  * @param pageDataRecords PAGE_DATA records seen
- * @param pfns            pfn entries seen in PAGE_DATA records
- * @param pagesWithData   pfn entries that carried 4096 bytes of contents
+ * @param pfns            pfn entries seen in PAGE_DATA records (counted as their pfn list passes)
+ * @param pagesWithData   pages whose 4096 bytes of contents have passed completely
  * @param verifyPages     pages with contents sent after the VERIFY record (included in pagesWithData)
  * @param phase           where the stream is
  * @param problem         why parsing stopped, or {@code null}
