@@ -234,11 +234,21 @@ final class GuestStreams {
     /** Reads a libxl stream, rebuilding memory; returns the restored memory. */
     static ByteBuffer restore(StreamReader reader, int memoryPages) throws IOException {
         ByteBuffer memory = ByteBuffer.allocateDirect(memoryPages * Wire.PAGE_SIZE);
+        boolean verifying = false;
         for (StreamRecord r; (r = reader.next()) != null; ) {
-            if (r instanceof PageBatch batch) {
+            if (r instanceof LibxcRecord.Verify) {
+                verifying = true;
+            } else if (r instanceof PageBatch batch) {
                 for (int i = 0; i < batch.count(); i++) {
-                    if (batch.hasData(i)) {
-                        batch.copyPage(i, memory, (int) (batch.pfn(i) << Wire.PAGE_SHIFT));
+                    int at = (int) (batch.pfn(i) << Wire.PAGE_SHIFT);
+                    if (!batch.hasData(i)) {
+                        continue;
+                    }
+                    if (!verifying) {
+                        batch.copyPage(i, memory, at);
+                    } else if (!batch.samePage(i, memory, at)) {
+                        // as libxenguest's restorer does in verify mode: compare, never overwrite
+                        throw new AssertionError("VERIFY: pfn " + batch.pfn(i) + " differs from what was restored");
                     }
                 }
             }

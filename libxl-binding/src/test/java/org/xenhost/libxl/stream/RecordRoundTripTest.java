@@ -160,6 +160,9 @@ class RecordRoundTripTest {
                     ByteBuffer guest = ByteBuffer.allocateDirect(3 * Wire.PAGE_SIZE);
                     b.copyPage(2, guest, 2 * Wire.PAGE_SIZE);
                     assertEquals(2, guest.get(3 * Wire.PAGE_SIZE - 1));
+                    assertTrue(b.samePage(2, guest, 2 * Wire.PAGE_SIZE));
+                    guest.put(2 * Wire.PAGE_SIZE + 17, (byte) 3);
+                    assertFalse(b.samePage(2, guest, 2 * Wire.PAGE_SIZE), "a changed byte is a different page");
                     assertEquals(PageType.XALLOC, b.pageType(3));
                     assertEquals(PageType.BROKEN, b.pageType(4));
                     assertEquals(2, b.pagesWithData());
