@@ -5,6 +5,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -47,8 +49,9 @@ import org.xenhost.libxl.stream.StreamWriter;
  * </ul>
  * {@code tap}: the encoded stream shown to a {@link StreamTap} in 64 KiB chunks (it parses headers and pfn lists
  * and skips page contents, so it should run far above the 0.7 GB/s of the TLS link it watches).
- * The {@code bytes} counter is guest memory moved per second (divide by 1e9 for GB/s); compare each benchmark with
- * its baseline from the same run.
+ * The score is whole-guest passes per second (× 256 MiB = bytes per second of wall time); the {@code bytes} and
+ * {@code cpuNanos} counters give bytes per CPU-second of the benchmark thread. Compare each benchmark with its
+ * baseline from the same run: {@code python3 jmh/stream-codec-report.py RESULT.json}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -75,15 +78,32 @@ public class StreamCodec {
     private final byte[] baselineBuffer = new byte[1024 * PAGE];
     private final OutputStream sink = OutputStream.nullOutputStream();
 
-    /** Guest bytes moved, reported by JMH as a rate. */
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    /**
+     * Guest bytes moved and this thread's CPU time spent moving them, summed per iteration. On a shared machine
+     * wall-clock rates swing with the load; bytes per CPU-second is what one core can do (stream-codec-report.py).
+     */
     @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
+    @AuxCounters(AuxCounters.Type.EVENTS)
     public static class Moved {
         public long bytes;
+        public long cpuNanos;
+        private long started;
 
         @Setup(Level.Iteration)
         public void reset() {
             bytes = 0;
+            cpuNanos = 0;
+        }
+
+        void start() {
+            started = THREADS.getCurrentThreadCpuTime();
+        }
+
+        void stop(long moved) {
+            cpuNanos += THREADS.getCurrentThreadCpuTime() - started;
+            bytes += moved;
         }
     }
 
@@ -130,12 +150,14 @@ public class StreamCodec {
 
     @Benchmark
     public void write(Moved moved) throws IOException {
+        moved.start();
         writeGuest(sink);
-        moved.bytes += (long) pages * PAGE;
+        moved.stop((long) pages * PAGE);
     }
 
     @Benchmark
     public void writeBaseline(Moved moved) throws IOException {
+        moved.start();
         for (int pfn = 0; pfn < pages; pfn += 1024) {
             int n = Math.min(1024, pages - pfn);
             for (int i = 0; i < n; i++) {
@@ -143,11 +165,12 @@ public class StreamCodec {
             }
             sink.write(baselineBuffer, 0, n * PAGE);
         }
-        moved.bytes += (long) pages * PAGE;
+        moved.stop((long) pages * PAGE);
     }
 
     @Benchmark
     public long read(Moved moved) throws IOException {
+        moved.start();
         StreamReader reader = StreamReader.libxl(new ByteArrayInputStream(encoded),
                 ReaderLimits.forGuestMemory((long) pages * PAGE));
         long copied = 0;
@@ -161,23 +184,25 @@ public class StreamCodec {
                 }
             }
         }
-        moved.bytes += copied * PAGE;
+        moved.stop(copied * PAGE);
         return copied;
     }
 
     /** The progress tap on the data path: the encoded stream shown to it in 64 KiB chunks, as a pump moves it. */
     @Benchmark
     public long tap(Moved moved) {
+        moved.start();
         StreamTap tap = new StreamTap(StreamTap.Format.LIBXL);
         for (int off = 0; off < encoded.length; off += 65536) {
             tap.accept(encoded, off, Math.min(65536, encoded.length - off));
         }
-        moved.bytes += encoded.length;
+        moved.stop(encoded.length);
         return tap.snapshot().pagesWithData();
     }
 
     @Benchmark
     public void readBaseline(Moved moved) throws IOException {
+        moved.start();
         InputStream in = new ByteArrayInputStream(encoded);
         int pfn = 0;
         while (pfn < pages) {
@@ -188,6 +213,6 @@ public class StreamCodec {
             }
             pfn += n;
         }
-        moved.bytes += (long) pages * PAGE;
+        moved.stop((long) pages * PAGE);
     }
 }
