@@ -10,10 +10,17 @@ package org.xenhost.libxl.stream;
  * @param pagesWithData   pages whose 4096 bytes of contents have passed completely
  * @param verifyPages     pages with contents sent after the VERIFY record (included in pagesWithData)
  * @param phase           where the stream is
+ * @param pfnsByTypeNibble pfn entries seen per type nibble
  * @param problem         why parsing stopped, or {@code null}
  */
 public record TapSnapshot(long bytes, long records, long pageDataRecords, long pfns, long pagesWithData,
                           long verifyPages, long[] pfnsByTypeNibble, StreamPhase phase, String problem) {
+    /** pfn entries seen per type nibble (index 0..15); a copy. */
+    @Override
+    public long[] pfnsByTypeNibble() {
+        return pfnsByTypeNibble.clone();
+    }
+
     /** Guest memory bytes carried so far (pages with contents × 4096). */
     public long memoryBytes() {
         return pagesWithData * Wire.PAGE_SIZE;
