@@ -154,6 +154,14 @@ public final class PageBatch implements LibxcRecord {
         data.get(dataOffset(i), dst, offset, Wire.PAGE_SIZE);
     }
 
+    /**
+     * Whether entry {@code i}'s contents equal the 4096 bytes of {@code other} at absolute index {@code index}: what
+     * a restorer checks for every page sent after VERIFY.
+     */
+    public boolean samePage(int i, ByteBuffer other, int index) {
+        return data.slice(dataOffset(i), Wire.PAGE_SIZE).mismatch(other.slice(index, Wire.PAGE_SIZE)) < 0;
+    }
+
     /** Offset of entry {@code i}'s contents within {@link #pageData()}. */
     public int dataOffset(int i) {
         int slot = dataSlot[checkIndex(i)];

@@ -253,7 +253,7 @@ public final class StreamReader {
         if (type == null) {
             recordLabel = "libxl record of type 0x" + Integer.toHexString(code);
             throw fail(recordStart, "unknown libxl record type 0x" + Integer.toHexString(code)
-                    + (code == 0x4c696278 ? " (looks like a second libxl header)" : "")
+                    + (code == 0x7862694c ? " (looks like a second libxl header)" : "")
                     + "; libxl rejects unknown records, optional or not");
         }
         recordLabel = type.label();

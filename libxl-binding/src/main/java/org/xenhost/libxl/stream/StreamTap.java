@@ -52,6 +52,7 @@ public final class StreamTap {
     private long pfnsInRecord;
     private long pfnsLeft;
     private long dataPagesInRecord;
+    private boolean skippingPages;
 
     private long bytes;
     private long records;
@@ -106,9 +107,19 @@ public final class StreamTap {
                 case DONE, FAILED -> p = end;
                 case SKIP_BODY, SKIP_XL_OPTIONAL -> {
                     int n = (int) Math.min(skip, end - p);
+                    if (skippingPages) {
+                        // a page counts once its last byte has passed; pages still to come = ceil(skip / 4096)
+                        long pages = (skip + Wire.PAGE_SIZE - 1) / Wire.PAGE_SIZE
+                                - (skip - n + Wire.PAGE_SIZE - 1) / Wire.PAGE_SIZE;
+                        pagesWithData += pages;
+                        if (order.verifySeen()) {
+                            verifyPages += pages;
+                        }
+                    }
                     p += n;
                     skip -= n;
                     if (skip == 0) {
+                        skippingPages = false;
                         nextItem();
                     }
                 }
@@ -284,10 +295,6 @@ public final class StreamTap {
         pfns++;
         if (PageType.nibbleHasData(nibble)) {
             dataPagesInRecord++;
-            pagesWithData++;
-            if (order.verifySeen()) {
-                verifyPages++;
-            }
         }
         return true;
     }
@@ -303,6 +310,7 @@ public final class StreamTap {
             nextItem();
         } else {
             step = Step.SKIP_BODY;
+            skippingPages = true;
         }
     }
 

@@ -6,14 +6,21 @@ package org.xenhost.libxl.stream;
  * @param bytes           bytes seen, including any save-file header
  * @param records         records seen, both layers (headers not counted)
  * @param pageDataRecords PAGE_DATA records seen
- * @param pfns            pfn entries seen in PAGE_DATA records
- * @param pagesWithData   pfn entries that carried 4096 bytes of contents
+ * @param pfns            pfn entries seen in PAGE_DATA records (counted as their pfn list passes)
+ * @param pagesWithData   pages whose 4096 bytes of contents have passed completely
  * @param verifyPages     pages with contents sent after the VERIFY record (included in pagesWithData)
  * @param phase           where the stream is
+ * @param pfnsByTypeNibble pfn entries seen per type nibble
  * @param problem         why parsing stopped, or {@code null}
  */
 public record TapSnapshot(long bytes, long records, long pageDataRecords, long pfns, long pagesWithData,
                           long verifyPages, long[] pfnsByTypeNibble, StreamPhase phase, String problem) {
+    /** pfn entries seen per type nibble (index 0..15); a copy. */
+    @Override
+    public long[] pfnsByTypeNibble() {
+        return pfnsByTypeNibble.clone();
+    }
+
     /** Guest memory bytes carried so far (pages with contents × 4096). */
     public long memoryBytes() {
         return pagesWithData * Wire.PAGE_SIZE;
