@@ -209,7 +209,7 @@ class SysfsPciReaderTest {
         TinySysfs t = sriovHost();
         SysfsPciReader r = new SysfsPciReader(t.root(), io, new SysfsPciReader.ScanHook() {
             @Override
-            public void afterListing(PciAddress address, String deviceDir) {
+            public void afterOpen(PciAddress address, String deviceDir) {
                 if (address.equals(PF)) {
                     deleteTree(Path.of(deviceDir));
                 }
