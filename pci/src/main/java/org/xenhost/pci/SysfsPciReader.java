@@ -357,6 +357,10 @@ public final class SysfsPciReader {
                 for (String p : config.problems()) {
                     warnings.add("config: " + p);
                 }
+                if (n < ConfigSpace.CONVENTIONAL_SIZE && config.truncated()) {
+                    // What an unprivileged reader gets: flr/acs=false would then be a guess, so say so.
+                    warnings.add("config: only " + n + " bytes readable (not root?); capabilities, FLR and ACS unknown");
+                }
             }
         }
 
