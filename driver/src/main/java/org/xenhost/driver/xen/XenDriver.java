@@ -457,7 +457,7 @@ public final class XenDriver implements Driver {
             }
             Entry e = domains.get(uuid);
             if (e == null) {
-                e = transientFromJson(json, uuid, name);
+                e = transientFromJson(json, uuid, name, false);
             }
             try (Job job = begin(e, JobKind.RESTORE)) {
                 Entry now = domains.get(uuid);
@@ -493,11 +493,11 @@ public final class XenDriver implements Driver {
     }
 
     /** A restored or adopted domain we have no definition of: transient, with a configuration rebuilt from JSON. */
-    private Entry transientFromJson(String json, String uuid, String name) throws IOException {
+    private Entry transientFromJson(String json, String uuid, String name, boolean adopting) throws IOException {
         String xlCfg = LibxlJson.toXlCfg(json);
         DomainConfig cfg = parse(xlCfg, "saved configuration of " + name);
         synchronized (this) {
-            checkUnique(cfg, null);
+            checkUnique(cfg, null, adopting ? UUID.fromString(uuid) : null);
             DomainRecord r = new DomainRecord(uuid, cfg.name(), null, RunState.SHUT_OFF, false, List.of(), null);
             saveConfig(uuid, xlCfg);
             persist(r);
@@ -519,7 +519,7 @@ public final class XenDriver implements Driver {
         }
         String json = call("read the configuration of domid " + domid, () -> libxl.domainConfigJson(domid));
         try {
-            Entry e = transientFromJson(json, uuid, d.name());
+            Entry e = transientFromJson(json, uuid, d.name(), true);
             DomainRecord running = e.record().withRuntime(domid, runState(d));
             persist(running);
             domains.put(uuid, new Entry(running, e.config()));
@@ -587,6 +587,11 @@ public final class XenDriver implements Driver {
     }
 
     private void checkUnique(DomainConfig cfg, Entry sameUuid) {
+        checkUnique(cfg, sameUuid, null);
+    }
+
+    /** @param adopted the uuid of the Xen domain being adopted, which may of course match itself */
+    private void checkUnique(DomainConfig cfg, Entry sameUuid, UUID adopted) {
         for (Entry e : domains.values()) {
             if (e != sameUuid && e.record().name().equals(cfg.name())) {
                 throw new DriverException(DriverError.INVALID_INPUT, "a domain named '" + cfg.name() + "' already exists (uuid "
@@ -594,7 +599,7 @@ public final class XenDriver implements Driver {
             }
         }
         for (DomainInfo d : xenDomains()) {
-            boolean ours = domains.containsKey(d.uuid().toString());
+            boolean ours = domains.containsKey(d.uuid().toString()) || d.uuid().equals(adopted);
             if (!ours && (cfg.name().equals(d.name()) || d.uuid().equals(cfg.uuid()))) {
                 throw new DriverException(DriverError.INVALID_INPUT, "Xen already runs a domain named '" + d.name() + "' (domid "
                         + d.domid() + ", uuid " + d.uuid() + ") made outside xenhost");
