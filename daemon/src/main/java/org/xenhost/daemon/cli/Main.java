@@ -14,8 +14,37 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {
+                DaemonCommand.class,
+                DomainCommands.ListDomains.class,
+                DomainCommands.Define.class,
+                DomainCommands.Undefine.class,
+                DomainCommands.Create.class,
+                DomainCommands.Destroy.class,
+                DomainCommands.Shutdown.class,
+                DomainCommands.Pause.class,
+                DomainCommands.Resume.class,
+                DomainCommands.DomInfo.class,
+                DomainCommands.DumpConfig.class,
+                DomainCommands.Save.class,
+                DomainCommands.Restore.class,
+                DomainCommands.Adopt.class,
+                DomainCommands.DomJobInfo.class,
+                DomainCommands.DomJobAbort.class,
         })
 public final class Main implements Runnable {
+    /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */
+    public static final String DEFAULT_SOCKET = "/run/xenhost/xenhostd.sock";
+
+    @CommandLine.Option(names = {"-c", "--connect"}, paramLabel = "PATH", scope = CommandLine.ScopeType.INHERIT,
+            description = "xenhostd's admin socket (default: $XENHOST_SOCKET or " + DEFAULT_SOCKET + ")")
+    String socket;
+
+    /** The admin socket this invocation talks to. */
+    java.nio.file.Path socket() {
+        String s = socket != null ? socket : System.getenv("XENHOST_SOCKET");
+        return java.nio.file.Path.of(s != null && !s.isBlank() ? s : DEFAULT_SOCKET);
+    }
+
     public static final int EXIT_OK = 0;
     public static final int EXIT_FAILURE = 1;
     public static final int EXIT_BAD_INPUT = 2;
@@ -51,7 +80,10 @@ public final class Main implements Runnable {
             ex.printStackTrace(err);
         }
         err.flush();
-        // IllegalArgumentException is how every module reports input it refuses.
+        // IllegalArgumentException is how every module reports input it refuses; the daemon says so by kind.
+        if (ex instanceof org.xenhost.driver.api.DriverException d) {
+            return d.badInput() ? EXIT_BAD_INPUT : EXIT_FAILURE;
+        }
         return ex instanceof IllegalArgumentException ? EXIT_BAD_INPUT : EXIT_FAILURE;
     }
 
