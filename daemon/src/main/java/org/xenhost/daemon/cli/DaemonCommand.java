@@ -61,8 +61,10 @@ final class DaemonCommand implements Callable<Integer> {
         flags.put("allow_peer", allowPeers);
         DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
         Xenhostd d = Xenhostd.start(config, hostFacts());
-        Thread hook = new Thread(d::close, "xenhostd-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
+        // SIGTERM/SIGINT end the daemon cleanly (exit 0, as systemd expects), not with the JVM's 143
+        for (String sig : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(d::close, "xenhostd-stop").start());
+        }
         System.out.println("xenhostd ready: admin socket " + config.adminSocket());
         System.out.flush();
         d.awaitStop();

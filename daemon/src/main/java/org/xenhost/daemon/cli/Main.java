@@ -63,11 +63,23 @@ public final class Main implements Runnable {
 
     /** Runs one command line and returns its exit code; used by tests that drive the CLI in-process. */
     public static int execute(String... args) {
+        return execute(null, null, args);
+    }
+
+    /** As {@link #execute(String...)}, printing to the given writers (null: the process's own). */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        if (out != null) {
+            cl.setOut(out);
+        }
+        if (err != null) {
+            cl.setErr(err);
+        }
         cl.setExecutionExceptionHandler(Main::handleFailure);
         cl.setParameterExceptionHandler((ex, a) -> {
-            PrintWriter err = ex.getCommandLine().getErr();
-            err.println("xenhost: " + ex.getMessage());
+            PrintWriter w = ex.getCommandLine().getErr();
+            w.println("xenhost: " + ex.getMessage());
+            w.flush();
             return EXIT_BAD_INPUT;
         });
         return cl.execute(args);
