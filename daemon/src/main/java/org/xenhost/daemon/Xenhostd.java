@@ -5,13 +5,13 @@ import org.slf4j.LoggerFactory;
 import org.xenhost.daemon.admin.AdminServer;
 import org.xenhost.daemon.config.DaemonConfig;
 import org.xenhost.driver.job.DomainJobs;
-import org.xenhost.driver.xen.HostFacts;
 import org.xenhost.driver.xen.XenDriver;
 import org.xenhost.emulator.EmulatedLibxl;
 import org.xenhost.emulator.HostSettings;
 import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.jna.NativeLibxl;
+import org.xenhost.pci.HostFacts;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -2,7 +2,8 @@ package org.xenhost.daemon.cli;
 
 import org.xenhost.daemon.Xenhostd;
 import org.xenhost.daemon.config.DaemonConfig;
-import org.xenhost.driver.xen.HostFacts;
+import org.xenhost.pci.HostFacts;
+import org.xenhost.pci.HostFactsReader;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -71,24 +72,19 @@ final class DaemonCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
-    /** The dom0 operating system's view; read once, lazily, as OSHI is slow to start. */
+    /** The dom0 operating system's view (OSHI); read once, lazily, as OSHI is slow to start. */
     static Supplier<HostFacts> hostFacts() {
         return new Supplier<>() {
             private volatile HostFacts facts;
 
             @Override
             public HostFacts get() {
-                if (facts == null) {
-                    oshi.SystemInfo si = new oshi.SystemInfo();
-                    var cpu = si.getHardware().getProcessor();
-                    String host = si.getOperatingSystem().getNetworkParams().getHostName();
-                    List<String> flags = cpu.getFeatureFlags().stream()
-                            .flatMap(l -> java.util.Arrays.stream(l.replaceFirst("^flags\\s*:\\s*", "").trim().split("\\s+")))
-                            .filter(f -> !f.isEmpty()).distinct().sorted().toList();
-                    int nodes = (int) cpu.getLogicalProcessors().stream().mapToInt(p -> p.getNumaNode()).distinct().count();
-                    facts = new HostFacts(host, cpu.getProcessorIdentifier().getName(), flags, Math.max(1, nodes));
+                HostFacts f = facts;
+                if (f == null) {
+                    f = HostFactsReader.read();
+                    facts = f;
                 }
-                return facts;
+                return f;
             }
         };
     }

@@ -30,6 +30,7 @@ import org.xenhost.libxl.LibxlError;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.ProgressListener;
 import org.xenhost.libxl.stream.XlSaveHeader;
+import org.xenhost.pci.HostFacts;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -158,7 +159,7 @@ public final class XenDriver implements Driver {
         HostInfo h = call("read host information", libxl::hostInfo);
         HostFacts os = hostFacts.get();
         return new HostDescription(os.hostname(), h.xenVersion(), h.totalMemoryKb() / 1024, h.freeMemoryKb() / 1024,
-                h.nrCpus(), os.cpuModel(), os.cpuFlags(), os.numaNodes(), h.iommu());
+                h.nrCpus(), os.cpuModel(), os.cpuFlags(), Math.max(1, os.numaNodes().size()), h.iommu());
     }
 
     @Override

@@ -14,6 +14,7 @@ import org.xenhost.emulator.EmulatedLibxl;
 import org.xenhost.emulator.HostSettings;
 import org.xenhost.libxl.DomainState;
 import org.xenhost.libxl.stream.XlSaveHeader;
+import org.xenhost.pci.HostFacts;
 
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -31,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** XenDriver's domain lifecycle, on the emulated Xen host (the same code drives the real one). */
 class XenDriverTest {
-    private static final HostFacts FACTS = new HostFacts("test-host", "cpu", List.of("sse2"), 1);
+    private static final HostFacts FACTS = new HostFacts("test-host", "Debian", 8L << 30, 4L << 30, "GenuineIntel", "cpu",
+            2, 2, List.of("sse2", "vmx"), List.of());
 
     @TempDir
     Path tmp;
