@@ -14,6 +14,7 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {
+                PkiCommand.class,
         })
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
