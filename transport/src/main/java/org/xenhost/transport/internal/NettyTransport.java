@@ -49,10 +49,13 @@ public final class NettyTransport implements Transport {
     private final PooledByteBufAllocator alloc;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final String description;
+    /** Benchmarks only: no TLS, loopback only. See {@link #startPlaintextLoopbackForBenchmarks}. */
+    private final boolean plaintext;
     private volatile boolean closed;
 
-    private NettyTransport(TransportConfig config) {
+    private NettyTransport(TransportConfig config, boolean plaintext) {
         this.config = config;
+        this.plaintext = plaintext;
         this.io = IoSelection.choose(config.io());
         this.tls = new TlsContexts(config);
         int n = INSTANCES.incrementAndGet();
@@ -60,12 +63,23 @@ public final class NettyTransport implements Transport {
                 io.factory());
         // own pool per transport: its metrics are this transport's memory, nothing else's
         this.alloc = new PooledByteBufAllocator(true, 0, config.ioThreads(), 8192, 9, 256, 64, false);
-        this.description = io.name() + ", " + TlsContexts.describe(tls.provider);
+        this.description = io.name() + ", " + (plaintext ? "NO TLS (benchmark ceiling)" : TlsContexts.describe(tls.provider));
+    }
+
+    /**
+     * The same transport without TLS, for measuring the ceiling of the framing and flow control
+     * ({@code TransportThroughput.plainStream}). It binds and dials loopback addresses only and is not reachable
+     * through the {@link Transport} API: daemons never run it.
+     */
+    public static NettyTransport startPlaintextLoopbackForBenchmarks(TransportConfig config) {
+        NettyTransport t = new NettyTransport(config, true);
+        LOG.warn("transport WITHOUT TLS for benchmarks, loopback only: {}", t.description);
+        return t;
     }
 
     /** {@return a started transport} */
     public static NettyTransport start(TransportConfig config) {
-        NettyTransport t = new NettyTransport(config);
+        NettyTransport t = new NettyTransport(config, false);
         LOG.info("transport uses {}; TLS {}; peers allowed: {}", t.description,
                 config.allowTls12() ? "1.3 and 1.2" : "1.3 only", config.allowlist().patterns());
         return t;
@@ -82,13 +96,16 @@ public final class NettyTransport implements Transport {
         return m.usedDirectMemory() + m.usedHeapMemory();
     }
 
-    private void initPipeline(SocketChannel ch, PeerChannel peer, SslHandler ssl) {
-        ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
-        ssl.setWrapDataSize(WRAP_DATA_SIZE);
+    private void initPipeline(SocketChannel ch, PeerChannel peer, java.util.function.Supplier<SslHandler> tlsHandler) {
         ChannelPipeline p = ch.pipeline();
         p.addLast("idle", new IdleStateHandler(config.idleTimeout().toMillis(), config.keepaliveInterval().toMillis(), 0,
                 TimeUnit.MILLISECONDS));
-        p.addLast("tls", ssl);
+        if (!plaintext) {
+            SslHandler ssl = tlsHandler.get();
+            ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
+            ssl.setWrapDataSize(WRAP_DATA_SIZE);
+            p.addLast("tls", ssl);
+        }
         p.addLast("frames-in", new FrameCodec.Decoder(config.maxFrameSize()));
         p.addLast("frames-out", new FrameCodec.Encoder());
         p.addLast("peer", peer.handler());
@@ -108,6 +125,9 @@ public final class NettyTransport implements Transport {
     @Override
     public PeerAcceptor listen(InetSocketAddress bind) throws IOException {
         checkNotClosed();
+        if (plaintext && !bind.getAddress().isLoopbackAddress()) {
+            throw new IllegalArgumentException("the plaintext benchmark transport listens on loopback only, not " + bind);
+        }
         LinkedBlockingQueue<PeerChannel> ready = new LinkedBlockingQueue<>();
         ServerBootstrap b = new ServerBootstrap().group(group).channel(io.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 128)
@@ -124,7 +144,7 @@ public final class NettyTransport implements Transport {
                                 ready.add(c);
                             }
                         });
-                        initPipeline(ch, peer, tls.server.newHandler(ch.alloc()));
+                        initPipeline(ch, peer, () -> tls.server.newHandler(ch.alloc()));
                     }
                 });
         socketOptions(b::childOption);
@@ -167,6 +187,9 @@ public final class NettyTransport implements Transport {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("peer port must be 1-65535, got " + port);
         }
+        if (plaintext && !java.net.InetAddress.getByName(host).isLoopbackAddress()) {
+            throw new IllegalArgumentException("the plaintext benchmark transport dials loopback only, not " + host);
+        }
         PeerChannel[] holder = new PeerChannel[1];
         Bootstrap b = new Bootstrap().group(group).channel(io.channel())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.handshakeTimeout().toMillis())
@@ -176,7 +199,7 @@ public final class NettyTransport implements Transport {
                         channels.add(ch);
                         PeerChannel peer = new PeerChannel(ch, true, config, c -> { });
                         holder[0] = peer;
-                        initPipeline(ch, peer, tls.client.newHandler(ch.alloc(), host, port));
+                        initPipeline(ch, peer, () -> tls.client.newHandler(ch.alloc(), host, port));
                     }
                 });
         socketOptions(b::option);

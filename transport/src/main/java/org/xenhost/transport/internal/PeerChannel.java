@@ -265,7 +265,7 @@ public final class PeerChannel implements PeerConnection {
     }
 
     private void refuse(String subject, String reason) {
-        LOG.warn("refused connection from {}{}: {}", channel.remoteAddress(), subject == null ? "" : " (subject " + subject + ")", reason);
+        LOG.warn("refused connection {} {}{}: {}", client ? "to" : "from", channel.remoteAddress(), subject == null ? "" : " (subject " + subject + ")", reason);
         config.events().peerRefused(channel.remoteAddress(), subject, reason);
         fail(new IOException("connection " + (client ? "to " : "from ") + channel.remoteAddress() + " refused: " + reason), false);
     }
@@ -301,6 +301,13 @@ public final class PeerChannel implements PeerConnection {
                 }
             }, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
             ctx.fireChannelActive();
+            if (ctx.pipeline().get(SslHandler.class) == null) {
+                // plaintext benchmark transport (loopback only): nothing to authenticate
+                peer = new PeerIdentity("CN=plaintext-benchmark", List.of(), List.of());
+                tls = "none";
+                state = State.AWAITING_HELLO;
+                writeFrame(new Frame.Hello(MIN_VERSION, MAX_VERSION, config.streamWindow(), config.maxFrameSize()));
+            }
         }
 
         @Override
@@ -484,19 +491,23 @@ public final class PeerChannel implements PeerConnection {
         }
     }
 
+    /** Words for a failure: the most specific message in the cause chain (certificate problems first). */
     static String describe(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root
+        Throwable specific = null;
+        for (Throwable c = t; c != null && specific == null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof NotSslRecordException) {
+                return "not TLS (plaintext or another protocol)";
+            }
+            if (c instanceof java.security.cert.CertificateException && c.getMessage() != null) {
+                specific = c;
+            }
+        }
+        Throwable root = specific != null ? specific : t;
+        while (specific == null && root.getCause() != null && root.getCause() != root
                 && (root instanceof io.netty.handler.codec.DecoderException || root.getMessage() == null)) {
             root = root.getCause();
         }
-        if (root instanceof NotSslRecordException) {
-            return "not TLS (plaintext or another protocol)";
-        }
-        if (root instanceof SSLException && root.getMessage() != null) {
-            return "TLS: " + root.getMessage();
-        }
-        String m = root.getMessage();
-        return m == null ? root.getClass().getSimpleName() : m;
+        String m = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return root instanceof SSLException || specific != null ? "TLS: " + m : m;
     }
 }
