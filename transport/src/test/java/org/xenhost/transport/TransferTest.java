@@ -47,7 +47,7 @@ class TransferTest {
         final PeerConnection dialer;
         final PeerConnection accepted;
 
-        Pair(TlsProvider tls, IoKind io, java.util.function.UnaryOperator<TransportConfig.Builder> tweak) throws Exception {
+        Pair(TestPki pki, TlsProvider tls, IoKind io, java.util.function.UnaryOperator<TransportConfig.Builder> tweak) throws Exception {
             server = Transport.start(tweak.apply(pki.config("host-a").tlsProvider(tls).io(io)).build());
             client = Transport.start(tweak.apply(pki.config("host-b").tlsProvider(tls).io(io)).build());
             acceptor = server.listen(new InetSocketAddress("127.0.0.1", 0));
@@ -100,7 +100,7 @@ class TransferTest {
     @ParameterizedTest(name = "{0} over {1}")
     @MethodSource("permutations")
     void controlMessagesAndAStreamArriveIntact(TlsProvider tls, IoKind io) throws Exception {
-        try (Pair p = new Pair(tls, io, b -> b)) {
+        try (Pair p = new Pair(pki, tls, io, b -> b)) {
             assertTrue(p.dialer.tlsDescription().startsWith("TLSv1.3"), p.dialer.tlsDescription());
             assertEquals("CN=host-a,O=xenhost", p.dialer.peer().subject());
             assertEquals("CN=host-b,O=xenhost", p.accepted.peer().subject());
@@ -133,7 +133,7 @@ class TransferTest {
 
     @Test
     void twoGibibytesArriveByteExact() throws Exception {
-        try (Pair p = new Pair(TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
+        try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
             long size = 2L << 30;
             OutboundStream out = p.dialer.openStream("big");
             CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {

@@ -494,11 +494,17 @@ public final class PeerChannel implements PeerConnection {
     /** Words for a failure: the most specific message in the cause chain (certificate problems first). */
     static String describe(Throwable t) {
         Throwable specific = null;
-        for (Throwable c = t; c != null && specific == null; c = c.getCause() == c ? null : c.getCause()) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (c instanceof NotSslRecordException) {
                 return "not TLS (plaintext or another protocol)";
             }
-            if (c instanceof java.security.cert.CertificateException && c.getMessage() != null) {
+            if (c instanceof java.security.cert.CertificateExpiredException) {
+                return "TLS: peer certificate expired (" + c.getMessage() + ")";
+            }
+            if (c instanceof java.security.cert.CertificateNotYetValidException) {
+                return "TLS: peer certificate not yet valid (" + c.getMessage() + ")";
+            }
+            if (specific == null && c instanceof java.security.cert.CertificateException && c.getMessage() != null) {
                 specific = c;
             }
         }
