@@ -39,6 +39,9 @@ public record SubjectAltName(Kind kind, String value) {
                 throw new IllegalArgumentException("SAN '" + text + "' is not a valid IP address", e);
             }
         }
+        if (t.matches("[0-9.]+")) {
+            throw new IllegalArgumentException("SAN '" + text + "' is not a valid IPv4 address");
+        }
         String lower = t.toLowerCase(Locale.ROOT);
         if (!DNS.matcher(lower).matches()) {
             throw new IllegalArgumentException("SAN '" + text + "' is neither an IP address nor a valid DNS name "
