@@ -315,7 +315,9 @@ public final class PeerChannel implements PeerConnection {
             if (evt instanceof SslHandshakeCompletionEvent hs) {
                 if (!hs.isSuccess()) {
                     if (state != State.CLOSED) {
-                        refuse(null, "TLS handshake failed: " + describe(hs.cause()));
+                        refuse(null, hs.cause() instanceof io.netty.handler.ssl.SslHandshakeTimeoutException
+                                ? "no TLS handshake within " + config.handshakeTimeout()
+                                : "TLS handshake failed: " + describe(hs.cause()));
                     }
                     return;
                 }
