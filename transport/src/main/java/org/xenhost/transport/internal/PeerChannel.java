@@ -82,7 +82,7 @@ public final class PeerChannel implements PeerConnection {
     private volatile int peerWindow;
     private volatile int peerMaxFrame;
     private int lastPeerStreamId;
-    private ScheduledFuture<?> deadline;
+    private volatile ScheduledFuture<?> deadline;
 
     PeerChannel(Channel channel, boolean client, TransportConfig config, Consumer<PeerChannel> onOpen) {
         this.channel = channel;
