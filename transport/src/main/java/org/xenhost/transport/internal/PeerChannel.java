@@ -323,7 +323,8 @@ public final class PeerChannel implements PeerConnection {
                 }
                 onTlsEstablished(ctx);
             } else if (evt instanceof IdleStateEvent idle) {
-                if (idle.state() == IdleState.READER_IDLE) {
+                // before OPEN the handshake deadline governs: a slow TLS start is not a dead peer
+                if (idle.state() == IdleState.READER_IDLE && state == State.OPEN) {
                     fail(new IOException("nothing received from " + describePeer() + " for " + config.idleTimeout()
                             + "; peer declared dead"), false);
                 } else if (idle.state() == IdleState.WRITER_IDLE && state == State.OPEN) {
