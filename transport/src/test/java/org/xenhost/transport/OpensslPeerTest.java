@@ -169,6 +169,26 @@ class OpensslPeerTest {
     }
 
     @Test
+    void theJdkProviderOverNioAcceptsAndRefusesTheSame() throws Exception {
+        RecordingEvents jdkEvents = new RecordingEvents();
+        try (Transport jdk = Transport.start(pki.config("host-a").events(jdkEvents)
+                .tlsProvider(TransportConfig.TlsProvider.JDK).io(TransportConfig.IoKind.NIO).build())) {
+            assertTrue(jdk.description().startsWith("NIO, JDK"), jdk.description());
+            PeerAcceptor a = jdk.listen(new InetSocketAddress("127.0.0.1", 0));
+            String out = sClient(a, "-tls1_3", cert(pki.cert("host-b"), pki.key("host-b")), true);
+            assertTrue(out.contains("XHTP"), out);
+            out = sClient(a, "-tls1_3", cert(pki.cert("intruder"), pki.key("intruder")), false);
+            assertEquals("CN=intruder,O=xenhost", jdkEvents.nextRefusal().subject());
+            assertFalse(out.contains("XHTP"), out);
+            out = sClient(a, "-tls1_3", List.of(), false);
+            assertTrue(jdkEvents.nextRefusal().reason().contains("TLS"));
+            out = sClient(a, "-tls1_3", cert(pki.cert("host-expired"), pki.key("host-expired")), false);
+            assertTrue(jdkEvents.nextRefusal().reason().contains("peer certificate expired"));
+            assertFalse(out.contains("XHTP"), out);
+        }
+    }
+
+    @Test
     void aClientThatSaysNothingIsClosedAfterTheHandshakeTimeout() throws Exception {
         events.refused.clear();
         try (Socket s = new Socket("127.0.0.1", acceptor.address().getPort())) {
