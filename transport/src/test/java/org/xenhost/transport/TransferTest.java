@@ -114,7 +114,7 @@ class TransferTest {
             p.accepted.send(new ControlMessage("test.ready", 1, new byte[0]));
             assertEquals("test.ready", p.dialer.receive(Duration.ofSeconds(10)).type());
 
-            long size = 64L << 20 | 12345; // not a multiple of anything
+            long size = 32L << 20 | 12345; // not a multiple of anything
             OutboundStream out = p.dialer.openStream("memory");
             CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
                 try {
