@@ -150,6 +150,48 @@ class TransferTest {
     }
 
     @Test
+    void manyStreamsOpenedConcurrentlyFromBothSidesAllArrive() throws Exception {
+        try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
+            int n = 8;
+            java.util.List<CompletableFuture<Long>> sends = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                PeerConnection from = i % 2 == 0 ? p.dialer : p.accepted;
+                String label = "s" + i;
+                sends.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return send(from.openStream(label), 3L << 20);
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                }, r -> new Thread(r).start()));
+            }
+            java.util.Set<Long> sentCrcs = new java.util.HashSet<>();
+            java.util.List<CompletableFuture<long[]>> receives = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                PeerConnection to = i % 2 == 0 ? p.accepted : p.dialer;
+                InboundStream in = to.acceptStream(Duration.ofSeconds(20));
+                assertNotNull(in, "stream " + i + " arrived");
+                receives.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return receive(in, 0);
+                    } catch (IOException | InterruptedException e) {
+                        throw new RuntimeException(e);
+                    }
+                }, r -> new Thread(r).start()));
+            }
+            for (CompletableFuture<Long> s : sends) {
+                sentCrcs.add(s.get(60, TimeUnit.SECONDS));
+            }
+            for (CompletableFuture<long[]> r : receives) {
+                long[] got = r.get(60, TimeUnit.SECONDS);
+                assertEquals(3L << 20, got[0]);
+                assertTrue(sentCrcs.contains(got[1]));
+            }
+            assertTrue(p.dialer.isOpen() && p.accepted.isOpen());
+        }
+    }
+
+    @Test
     void clientRefusesAServerWhoseCertificateDoesNotNameTheDialedHost() throws Exception {
         try (Transport server = Transport.start(pki.config("host-b").build());
              Transport client = Transport.start(pki.config("host-a").build())) {

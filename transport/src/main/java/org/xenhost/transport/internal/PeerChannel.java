@@ -155,11 +155,14 @@ public final class PeerChannel implements PeerConnection {
             throw new IllegalArgumentException("stream label must be 1-200 characters, got '" + label + "'");
         }
         checkOpen();
-        int id = nextStreamId.getAndAdd(2);
-        OutboundStreamImpl s = new OutboundStreamImpl(this, id, label, peerWindow,
-                Math.min(peerMaxFrame, config.maxFrameSize()));
-        outbound.put(id, s);
-        writeFrame(new Frame.StreamOpen(id, label));
+        OutboundStreamImpl s;
+        // ids must reach the peer in increasing order: allocate and queue the open frame under one lock
+        synchronized (nextStreamId) {
+            int id = nextStreamId.getAndAdd(2);
+            s = new OutboundStreamImpl(this, id, label, peerWindow, Math.min(peerMaxFrame, config.maxFrameSize()));
+            outbound.put(id, s);
+            writeFrame(new Frame.StreamOpen(id, label));
+        }
         if (state == State.CLOSED) {
             // lost while opening: make sure the new stream learns it
             s.fail(lost());
