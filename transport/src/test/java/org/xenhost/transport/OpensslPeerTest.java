@@ -128,6 +128,7 @@ class OpensslPeerTest {
         events.refused.clear();
         String out = sClient(cert(pki.otherDir.resolve("host-x-cert.pem"), pki.otherDir.resolve("host-x-key.pem")), false);
         RecordingEvents.Refusal r = events.nextRefusal();
+        assertEquals("CN=host-x,O=xenhost", r.subject());
         assertTrue(r.reason().contains("TLS"), r.reason());
         assertFalse(out.contains("XHTP"), out);
         assertNull(acceptor.accept(Duration.ofMillis(200)));
@@ -139,6 +140,7 @@ class OpensslPeerTest {
         String out = sClient(cert(pki.cert("host-expired"), pki.key("host-expired")), false);
         RecordingEvents.Refusal r = events.nextRefusal();
         assertTrue(r.reason().contains("peer certificate expired"), r.reason());
+        assertEquals("CN=host-expired,O=xenhost", r.subject(), "refusal names the certificate's subject");
         assertFalse(out.contains("XHTP"), out);
         assertNull(acceptor.accept(Duration.ofMillis(200)));
     }
@@ -183,7 +185,9 @@ class OpensslPeerTest {
             out = sClient(a, "-tls1_3", List.of(), false);
             assertTrue(jdkEvents.nextRefusal().reason().contains("TLS"));
             out = sClient(a, "-tls1_3", cert(pki.cert("host-expired"), pki.key("host-expired")), false);
-            assertTrue(jdkEvents.nextRefusal().reason().contains("peer certificate expired"));
+            RecordingEvents.Refusal expired = jdkEvents.nextRefusal();
+            assertTrue(expired.reason().contains("peer certificate expired"), expired.reason());
+            assertEquals("CN=host-expired,O=xenhost", expired.subject());
             assertFalse(out.contains("XHTP"), out);
         }
     }

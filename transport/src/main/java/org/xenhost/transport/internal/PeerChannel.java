@@ -318,7 +318,8 @@ public final class PeerChannel implements PeerConnection {
             if (evt instanceof SslHandshakeCompletionEvent hs) {
                 if (!hs.isSuccess()) {
                     if (state != State.CLOSED) {
-                        refuse(null, hs.cause() instanceof io.netty.handler.ssl.SslHandshakeTimeoutException
+                        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+                        refuse(TlsContexts.refusedSubject(ssl == null ? null : ssl.engine()), hs.cause() instanceof io.netty.handler.ssl.SslHandshakeTimeoutException
                                 ? "no TLS handshake within " + config.handshakeTimeout()
                                 : "TLS handshake failed: " + describe(hs.cause()));
                     }
