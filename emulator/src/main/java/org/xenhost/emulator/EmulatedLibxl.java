@@ -313,6 +313,20 @@ public final class EmulatedLibxl implements Libxl {
     }
 
     /** Moves {@code from} → {@code to}; other states are left alone, as Xen's pause count is for them. */
+    /**
+     * The emulated guest honours a shutdown request at once, as a guest with PV drivers does: it stops running
+     * and reports shut down (reason poweroff) until it is destroyed. A paused guest cannot act on it, as in Xen.
+     */
+    @Override
+    public void shutdown(int domid) throws LibxlException {
+        checkOpen();
+        if (domid == 0) {
+            throw new LibxlException(LibxlError.INVAL, "cannot shut down Domain-0 through libxl");
+        }
+        EmulatedDomain d = domain(domid);
+        changeState(d, DomainState.RUNNING, DomainState.SHUTDOWN, "shutdown");
+    }
+
     private void changeState(EmulatedDomain d, DomainState from, DomainState to, String what) throws LibxlException {
         d.lock().lock();
         try {

@@ -72,6 +72,13 @@ public interface Libxl extends AutoCloseable {
     /** Undoes {@link #pause} ({@code libxl_domain_unpause}). */
     void unpause(int domid) throws LibxlException;
 
+    /**
+     * Asks the guest to shut down ({@code libxl_domain_shutdown}): a PV-aware guest powers off by itself and the
+     * domain then reports {@link DomainState#SHUTDOWN}; it still exists until {@link #destroy}ed. Returns once the
+     * request is delivered, not when the guest has stopped.
+     */
+    void shutdown(int domid) throws LibxlException;
+
     /** Destroys the domain at once, detaching its devices by force ({@code libxl_domain_destroy}). */
     void destroy(int domid) throws LibxlException;
 

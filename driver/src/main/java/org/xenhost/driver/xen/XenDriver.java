@@ -352,10 +352,56 @@ public final class XenDriver implements Driver {
 
     @Override
     public void shutdown(String dom, int timeoutSeconds) {
-        // libxl's cooperative shutdown needs the guest's PV drivers; until the Libxl interface carries it, a
-        // shutdown is a destroy, and says so
-        log.info("shutdown of {} is carried out as destroy (no guest-cooperative shutdown yet)", dom);
-        destroy(dom);
+        Entry e = find(dom);
+        try (Job job = begin(e, JobKind.SHUTDOWN)) {
+            Entry now = domains.get(e.record().uuid());
+            DomainRecord r = requireLive(now.record());
+            if (r.state() == RunState.PAUSED) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + r.name()
+                        + "' is paused and cannot act on a shutdown request; resume it first, or destroy it");
+            }
+            // 1. ask the guest
+            job.phase("waiting for the guest to shut down");
+            try {
+                libxl.shutdown(r.domid());
+            } catch (LibxlException ex) {
+                throw failed("shut down domain '" + r.name() + "'", ex);
+            }
+            // 2. wait for it to stop; a guest that ignores the request is destroyed when the time is up
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            boolean down = false;
+            while (!down && System.nanoTime() < deadline) {
+                try {
+                    down = libxl.domainInfo(r.domid()).state() == DomainState.SHUTDOWN;
+                } catch (LibxlException ex) {
+                    down = ex.error() == LibxlError.DOMAIN_NOTFOUND;
+                }
+                if (!down) {
+                    sleep(100);
+                }
+            }
+            if (!down) {
+                log.warn("domain {} ignored the shutdown request for {} s; destroying it", r.name(), timeoutSeconds);
+            }
+            // 3. a shut-down domain still holds its memory until it is destroyed (xl does the same)
+            try {
+                libxl.destroy(r.domid());
+            } catch (LibxlException ex) {
+                if (ex.error() != LibxlError.DOMAIN_NOTFOUND) {
+                    throw failed("clean up domain '" + r.name() + "' after shutdown", ex);
+                }
+            }
+            stopped(now, down ? "shut down" : "destroyed after ignoring shutdown for " + timeoutSeconds + " s");
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new DriverException(DriverError.FAILED, "interrupted");
+        }
     }
 
     @Override

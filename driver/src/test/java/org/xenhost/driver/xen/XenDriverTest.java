@@ -80,8 +80,14 @@ class XenDriverTest {
         DriverException undef = assertThrows(DriverException.class, () -> driver.start("vm1"));
         assertTrue(undef.getMessage().contains("already running"), undef.getMessage());
 
+        driver.shutdown("vm1", 30);
+        assertTrue(libxl.listDomains().stream().noneMatch(x -> x.domid() == domid), "shut down and cleaned up");
+        assertEquals("shut-off", driver.info("vm1").summary().state());
+        int again = driver.start("vm1").domid();
+        driver.pause("vm1");
+        assertEquals(DriverError.REFUSED, assertThrows(DriverException.class, () -> driver.shutdown("vm1", 1)).error());
         driver.destroy("vm1");
-        assertTrue(libxl.listDomains().stream().noneMatch(x -> x.domid() == domid));
+        assertTrue(libxl.listDomains().stream().noneMatch(x -> x.domid() == again));
         assertEquals("shut-off", driver.info("vm1").summary().state());
         driver.undefine("vm1");
         assertEquals(DriverError.NOT_FOUND, assertThrows(DriverException.class, () -> driver.info("vm1")).error());

@@ -312,6 +312,11 @@ public final class NativeLibxl implements Libxl {
     }
 
     @Override
+    public void shutdown(int domid) throws LibxlException {
+        simple(domid, "libxl_domain_shutdown", () -> xl.libxl_domain_shutdown(ctx, domid, SYNC));
+    }
+
+    @Override
     public void destroy(int domid) throws LibxlException {
         simple(domid, "libxl_domain_destroy", () -> xl.libxl_domain_destroy(ctx, domid, SYNC));
     }

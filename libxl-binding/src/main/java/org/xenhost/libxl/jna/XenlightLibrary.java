@@ -48,6 +48,8 @@ public interface XenlightLibrary extends Library {
 
     int libxl_domain_pause(Pointer ctx, int domid, Pointer aoHow);
 
+    int libxl_domain_shutdown(Pointer ctx, int domid, Pointer aoHow);
+
     int libxl_domain_unpause(Pointer ctx, int domid, Pointer aoHow);
 
     int libxl_domain_destroy(Pointer ctx, int domid, Pointer aoHow);
