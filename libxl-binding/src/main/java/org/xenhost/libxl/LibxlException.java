@@ -28,7 +28,8 @@ public class LibxlException extends Exception {
         this(rc, message, null);
     }
 
-    private LibxlException(int rc, String message, Throwable cause) {
+    /** An error from a raw libxl return value (negative) with the cause on the Java side. */
+    public LibxlException(int rc, String message, Throwable cause) {
         super(message + " (libxl error " + rc + " " + LibxlError.of(rc) + ")", cause);
         this.error = LibxlError.of(rc);
         this.rawCode = rc;

@@ -1,0 +1,36 @@
+package org.xenhost.libxl.jna;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Library;
+import com.sun.jna.NativeLong;
+import com.sun.jna.Pointer;
+
+/** The few libc calls the binding needs: kernel pipes for libxl's fds, a {@code FILE*} for its logger, C heap. */
+public interface LibC extends Library {
+    /** {@code O_CLOEXEC} on Linux: libxl dup()s the stream fd into its helper itself, nobody else may inherit it. */
+    int O_CLOEXEC = 0x80000;
+    int EINTR = 4;
+    int EPIPE = 32;
+
+    int pipe2(int[] fds, int flags) throws LastErrorException;
+
+    int close(int fd) throws LastErrorException;
+
+    NativeLong read(int fd, Pointer buf, NativeLong count) throws LastErrorException;
+
+    NativeLong write(int fd, Pointer buf, NativeLong count) throws LastErrorException;
+
+    Pointer fdopen(int fd, String mode);
+
+    int fputs(String s, Pointer stream);
+
+    int fflush(Pointer stream);
+
+    int fclose(Pointer stream);
+
+    Pointer malloc(NativeLong size);
+
+    Pointer strdup(String s);
+
+    void free(Pointer p);
+}
