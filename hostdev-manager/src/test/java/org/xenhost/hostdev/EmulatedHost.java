@@ -109,7 +109,7 @@ final class EmulatedHost implements AutoCloseable {
     /** What lspci reports as the driver in use, from this tree (the oracle for sysfs binding). */
     String lspciDriver(String bdf) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("lspci", "-k", "-s", bdf, "-A", "linux-sysfs",
-                "-O", "sysfs.path=" + tree.resolve("sys/bus/pci")).redirectErrorStream(true).start();
+                "-O", "sysfs.path=" + tree.resolve("sys/bus/pci")).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), out);
