@@ -14,8 +14,8 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {
-                DeviceCommands.Attach.class,
-                DeviceCommands.Detach.class,
+            PciCommand.class, HostCommand.class,
+                DeviceCommands.Attach.class, DeviceCommands.Detach.class,
         })
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;

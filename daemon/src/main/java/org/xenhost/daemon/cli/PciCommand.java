@@ -1,0 +1,171 @@
+package org.xenhost.daemon.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import org.xenhost.pci.PciAddress;
+import org.xenhost.pci.PciClassNames;
+import org.xenhost.pci.PciDevice;
+import org.xenhost.pci.PciInventory;
+import org.xenhost.pci.SysfsPciReader;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code xenhost pci list|show}: the host's PCI functions as sysfs and config space describe them. */
+@Command(name = "pci", description = "Host PCI inventory (read-only).", mixinStandardHelpOptions = true,
+        subcommands = {PciCommand.ListCommand.class, PciCommand.ShowCommand.class})
+public final class PciCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: list or show");
+    }
+
+    /** Options both subcommands share. */
+    static final class Source {
+        @Option(names = "--sysfs-root", paramLabel = "DIR", defaultValue = "/",
+                description = "Directory containing sys/bus/pci (default: ${DEFAULT-VALUE}); e.g. fixtures/sysfs/<host>.")
+        Path sysfsRoot;
+
+        @Option(names = "--json", description = "Print JSON instead of a table.")
+        boolean json;
+
+        SysfsPciReader reader() {
+            return new SysfsPciReader(sysfsRoot);
+        }
+    }
+
+    @Command(name = "list", description = "List every PCI function.", mixinStandardHelpOptions = true)
+    static final class ListCommand implements Runnable {
+        @CommandLine.Mixin
+        Source source = new Source();
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            PciInventory inv = source.reader().scan();
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            if (source.json) {
+                ArrayNode a = PciJson.MAPPER.createArrayNode();
+                inv.devices().forEach(d -> a.add(PciJson.summary(d)));
+                out.println(pretty(a));
+            } else {
+                out.print(table(inv.devices()));
+                printWarnings(err, inv);
+            }
+            inv.warnings().forEach(w -> err.println("xenhost: warning: " + w));
+            out.flush();
+            err.flush();
+        }
+    }
+
+    @Command(name = "show", description = "Show one PCI function in full, with its capabilities.", mixinStandardHelpOptions = true)
+    static final class ShowCommand implements Runnable {
+        @Parameters(paramLabel = "BDF", description = "PCI address, DDDD:BB:DD.F or BB:DD.F.")
+        String bdf;
+
+        @CommandLine.Mixin
+        Source source = new Source();
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            PciAddress address = PciAddress.parse(bdf);
+            SysfsPciReader reader = source.reader();
+            PciDevice d = reader.read(address).orElseThrow(() -> new IllegalArgumentException(
+                    "no PCI function " + address + " under " + reader.root().resolve("sys/bus/pci/devices")
+                            + "; 'xenhost pci list' shows the functions that exist"));
+            PrintWriter out = spec.commandLine().getOut();
+            if (source.json) {
+                out.println(pretty(PciJson.full(d)));
+            } else {
+                out.print(PciText.describe(d));
+                d.warnings().forEach(w -> spec.commandLine().getErr().println("xenhost: warning: " + address + ": " + w));
+            }
+            out.flush();
+            spec.commandLine().getErr().flush();
+        }
+    }
+
+    static String pretty(Object node) {
+        try {
+            return PciJson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot render JSON", e);
+        }
+    }
+
+    static String table(List<PciDevice> devices) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"ADDRESS", "CLASS", "VENDOR:DEVICE", "DRIVER", "IOMMU", "NUMA", "SR-IOV"});
+        for (PciDevice d : devices) {
+            String sriov = switch (d.sriovRole()) {
+                case PF -> "PF " + (d.sriovNumVfs() == null ? "?" : d.sriovNumVfs()) + "/"
+                        + (d.sriovTotalVfs() == null ? "?" : d.sriovTotalVfs());
+                case VF -> "VF of " + d.physfn();
+                case NONE -> "-";
+            };
+            rows.add(new String[] {
+                d.address().toString(),
+                d.pciClass() == null ? "?" : PciClassNames.of(d.pciClass()),
+                orQ(PciJson.hex(d.vendor(), 4)) + ":" + orQ(PciJson.hex(d.device(), 4)),
+                d.driver() == null ? "-" : d.driver(),
+                d.iommuGroup() == null ? "-" : d.iommuGroup().toString(),
+                d.numaNode() == null ? "-" : d.numaNode().toString(),
+                sriov,
+            });
+        }
+        int[] width = new int[rows.get(0).length];
+        for (String[] r : rows) {
+            for (int i = 0; i < r.length; i++) {
+                width[i] = Math.max(width[i], r[i].length());
+            }
+        }
+        StringBuilder b = new StringBuilder();
+        for (String[] r : rows) {
+            for (int i = 0; i < r.length; i++) {
+                b.append(i == r.length - 1 ? r[i] : String.format("%-" + (width[i] + 2) + "s", r[i]));
+            }
+            b.append('\n');
+        }
+        return b.toString();
+    }
+
+    private static String orQ(String s) {
+        return s == null ? "????" : s;
+    }
+
+    /** Same warning on many functions (e.g. no IOMMU) is printed once with the functions it concerns. */
+    static void printWarnings(PrintWriter err, PciInventory inv) {
+        Map<String, List<PciAddress>> byText = new LinkedHashMap<>();
+        for (PciDevice d : inv.devices()) {
+            for (String w : d.warnings()) {
+                byText.computeIfAbsent(w, k -> new ArrayList<>()).add(d.address());
+            }
+        }
+        byText.forEach((w, where) -> {
+            String who = where.size() <= 3 ? joined(where)
+                    : joined(where.subList(0, 3)) + " and " + (where.size() - 3) + " more";
+            err.println("xenhost: warning: " + who + ": " + w);
+        });
+    }
+
+    private static String joined(List<PciAddress> l) {
+        return String.join(", ", l.stream().map(PciAddress::toString).toList());
+    }
+}

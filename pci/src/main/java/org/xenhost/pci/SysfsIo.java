@@ -1,0 +1,68 @@
+package org.xenhost.pci;
+
+/**
+ * The three file-system operations the sysfs reader needs, shaped for speed and for hostile trees: results are
+ * returned, failures are negative errno values rather than exceptions (a missing optional attribute is routine),
+ * and reading never blocks (a FIFO where an attribute should be reads as empty instead of hanging).
+ */
+interface SysfsIo {
+    int ENOENT = 2;
+    int EIO = 5;
+    int ENODEV = 19;
+    int ENOTDIR = 20;
+    int EISDIR = 21;
+    int EINVAL = 22;
+    int ELOOP = 40;
+
+    /**
+     * Reads up to {@code buf.length} bytes of a small file with one read, the way sysfs attributes are meant
+     * to be read.
+     *
+     * @return bytes read (≥ 0) or {@code -errno}
+     */
+    int read(String path, byte[] buf);
+
+    /**
+     * Reads a {@code config} file: the 256-byte conventional space, then the rest only when that shows a PCI Express
+     * capability. Only PCIe functions have extended capabilities, and on real hardware every dword read is a
+     * config cycle (slow in a VM), so conventional functions are not charged for 4 KiB they cannot use.
+     *
+     * @param buf at least 4096 bytes
+     * @return bytes read (≥ 0) or {@code -errno}
+     */
+    int readConfig(String path, byte[] buf);
+
+    /** Target text of a symbolic link, or null with {@link #lastError()} set. */
+    String readlink(String path);
+
+    /** Names in a directory, or null with {@link #lastError()} set. */
+    String[] list(String dir);
+
+    /** errno of the last failed {@link #readlink} or {@link #list} on this thread. */
+    int lastError();
+
+    /** Human description of an errno value for warnings. */
+    static String describe(int errno) {
+        return switch (errno) {
+            case ENOENT -> "no such file";
+            case EIO -> "I/O error";
+            case ENODEV -> "no such device";
+            case ENOTDIR -> "not a directory";
+            case EISDIR -> "is a directory";
+            case EINVAL -> "invalid (not a symlink?)";
+            case ELOOP -> "symlink loop";
+            case 11 -> "would block";
+            case 13 -> "permission denied";
+            default -> "errno " + errno;
+        };
+    }
+
+    /** The native implementation when JNA can load libc, else the portable one. */
+    static SysfsIo best() {
+        try {
+            return NativeSysfsIo.load();
+        } catch (Throwable unavailable) { // UnsatisfiedLinkError, NoClassDefFoundError: fall back, lose only speed
+            return new JavaSysfsIo();
+        }
+    }
+}

@@ -1,0 +1,396 @@
+package org.xenhost.pci;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The reader over small real trees in a temp directory, including the ways a live or hostile sysfs breaks.
+ * Every case runs with both file-access implementations (libc through JNA, and the java.nio fallback).
+ */
+class SysfsPciReaderTest {
+    static final PciAddress PF = PciAddress.parse("0000:01:00.0");
+    static final PciAddress VF0 = PciAddress.parse("0000:01:10.0");
+    static final PciAddress VF1 = PciAddress.parse("0000:01:10.2");
+    static final PciAddress ROOT_PORT = PciAddress.parse("0000:00:01.0");
+    static final PciAddress HOST = PciAddress.parse("0000:00:00.0");
+
+    @TempDir
+    Path tmp;
+
+    static Stream<SysfsIo> ios() {
+        return Stream.of(NativeSysfsIo.load(), new JavaSysfsIo());
+    }
+
+    static byte[] dumpConfig(String file, String address) {
+        return PciDumps.read(PciDumps.dumpDir().resolve(file)).get(PciAddress.parse(address)).config();
+    }
+
+    /** Host bridge, a root port, an 82576 PF (cap-pcie-2) behind it with two VFs; IOMMU groups; drivers. */
+    TinySysfs sriovHost() {
+        TinySysfs t = new TinySysfs(tmp.resolve("host"));
+        Map<PciAddress, PciDumps.Entry> asus = PciDumps.read(PciDumps.dumpDir().resolve("tree-asus-p6t6"));
+        t.function(HOST, null, asus.get(HOST).config());
+        byte[] port = asus.get(PciAddress.parse("0000:00:01.0")).config().clone();
+        t.function(ROOT_PORT, null, port);
+        byte[] pf = dumpConfig("cap-pcie-2", "0000:01:00.0");
+        t.function(PF, ROOT_PORT, pf);
+        byte[] vf = Arrays.copyOf(pf, 256);
+        vf[2] = (byte) 0xca; // VFs report the SR-IOV capability's VF device ID 10ca
+        t.function(VF0, ROOT_PORT, vf);
+        t.function(VF1, ROOT_PORT, vf);
+        t.driver(PF, "igb").driver(ROOT_PORT, "pcieport").driver(VF0, "igbvf");
+        t.iommuGroup(0, HOST).iommuGroup(1, ROOT_PORT, PF).iommuGroup(7, VF0).iommuGroup(8, VF1);
+        t.sriov(PF, 8, VF0, VF1).numa(PF, 1).reset(PF, "flr bus");
+        TinySysfs.write(t.dir(VF1).resolve("driver_override"), "pciback\n");
+        return t;
+    }
+
+    static SysfsPciReader reader(Path root, SysfsIo io) {
+        return new SysfsPciReader(root, io, SysfsPciReader.ScanHook.NONE);
+    }
+
+    static PciDevice find(PciInventory inv, PciAddress a) {
+        return inv.devices().stream().filter(d -> d.address().equals(a)).findFirst().orElseThrow();
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void readsEveryAttributeOfAHealthyTree(SysfsIo io) {
+        TinySysfs t = sriovHost();
+        PciInventory inv = reader(t.root(), io).scan();
+        assertEquals(List.of(HOST, ROOT_PORT, PF, VF0, VF1), inv.devices().stream().map(PciDevice::address).toList());
+        assertTrue(inv.warnings().isEmpty(), inv.warnings().toString());
+
+        PciDevice pf = find(inv, PF);
+        assertTrue(pf.warnings().isEmpty(), pf.warnings().toString());
+        assertEquals(0x8086, pf.vendor());
+        assertEquals(0x10c9, pf.device());
+        assertEquals(0x020000, pf.pciClass());
+        assertEquals(0x8086, pf.subsystemVendor());
+        assertEquals(0xa03c, pf.subsystemDevice());
+        assertEquals(0x01, pf.revision());
+        assertEquals("igb", pf.driver());
+        assertNull(pf.driverOverride());
+        assertEquals(1, pf.iommuGroup());
+        assertEquals(List.of(ROOT_PORT), pf.iommuGroupPeers());
+        assertEquals(1, pf.numaNode());
+        assertEquals(List.of(ROOT_PORT), pf.parentBridges());
+        assertEquals(8, pf.sriovTotalVfs());
+        assertEquals(2, pf.sriovNumVfs());
+        assertEquals(List.of(VF0, VF1), pf.virtfns());
+        assertNull(pf.physfn());
+        assertEquals(PciDevice.SriovRole.PF, pf.sriovRole());
+        assertEquals(List.of("flr", "bus"), pf.resetMethods());
+        assertTrue(pf.resettable());
+        assertTrue(pf.flr());
+        assertFalse(pf.acs());
+        assertEquals(8, pf.config().srIov().totalVfs());
+        assertEquals(ConfigSpace.HeaderType.ENDPOINT, pf.headerType());
+
+        PciDevice vf1 = find(inv, VF1);
+        assertEquals(PF, vf1.physfn());
+        assertEquals(PciDevice.SriovRole.VF, vf1.sriovRole());
+        assertEquals(0x10ca, vf1.device());
+        assertNull(vf1.driver());
+        assertEquals("pciback", vf1.driverOverride());
+        assertEquals(List.of(), vf1.iommuGroupPeers());
+        assertNull(vf1.numaNode());
+        assertFalse(vf1.resettable());
+
+        PciDevice port = find(inv, ROOT_PORT);
+        assertEquals(ConfigSpace.HeaderType.BRIDGE, port.headerType());
+        assertEquals(List.of(), port.parentBridges());
+        assertEquals(PciDevice.SriovRole.NONE, port.sriovRole());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void deepBridgeChainComesFromTheDevicePath(SysfsIo io) {
+        // tree-asus-p6t6: 0000:04:00.0 sits behind 00:1c.? -> 02:00.0 -> 03:xx.0 style switch ports; derive the
+        // expectation from bus numbers independently of the reader.
+        Map<PciAddress, PciDumps.Entry> asus = PciDumps.read(PciDumps.dumpDir().resolve("tree-asus-p6t6"));
+        TinySysfs t = TinySysfs.fromDump(tmp.resolve("asus"), asus);
+        PciInventory inv = reader(t.root(), io).scan();
+        assertEquals(asus.size(), inv.devices().size());
+        int deepest = 0;
+        java.util.Set<Integer> behindBridges = new java.util.HashSet<>();
+        for (PciDumps.Entry e : asus.values()) {
+            ConfigSpace cs = ConfigSpace.parse(e.config());
+            if (cs.secondaryBus() != null) {
+                for (int b = cs.secondaryBus(); b <= cs.subordinateBus(); b++) {
+                    behindBridges.add(b);
+                }
+            }
+        }
+        for (PciDevice d : inv.devices()) {
+            // Each parent's secondary..subordinate range must contain the bus below it.
+            int bus = d.address().bus();
+            for (int i = d.parentBridges().size() - 1; i >= 0; i--) {
+                ConfigSpace bridge = ConfigSpace.parse(asus.get(d.parentBridges().get(i)).config());
+                assertTrue(bridge.secondaryBus() <= bus && bus <= bridge.subordinateBus(), d.address() + " chain " + d.parentBridges());
+                bus = d.parentBridges().get(i).bus();
+            }
+            assertFalse(behindBridges.contains(bus), d.address() + ": chain " + d.parentBridges() + " stops below a bridge");
+            deepest = Math.max(deepest, d.parentBridges().size());
+        }
+        assertTrue(deepest >= 2, "tree-asus-p6t6 has functions behind a switch");
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void noIommuGroupsDirectoryWarnsOnEachDevice(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        // IOMMU off: the kernel makes neither the groups nor the per-device links.
+        deleteTree(t.root().resolve("sys/kernel"));
+        for (PciAddress a : List.of(HOST, ROOT_PORT, PF, VF0, VF1)) {
+            Files.delete(t.dir(a).resolve("iommu_group"));
+        }
+        for (PciDevice d : reader(t.root(), io).scan().devices()) {
+            assertNull(d.iommuGroup());
+            assertTrue(d.warnings().stream().anyMatch(w -> w.contains("no IOMMU groups")), d.warnings().toString());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void deviceWithoutGroupOnAnIommuHostWarns(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        Files.delete(t.dir(VF1).resolve("iommu_group"));
+        PciDevice vf = find(reader(t.root(), io).scan(), VF1);
+        assertTrue(vf.warnings().stream().anyMatch(w -> w.contains("not in any IOMMU group")), vf.warnings().toString());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void hotUnplugBetweenEnumerationAndRead(SysfsIo io) {
+        TinySysfs t = sriovHost();
+        SysfsPciReader r = new SysfsPciReader(t.root(), io, new SysfsPciReader.ScanHook() {
+            @Override
+            public void afterEnumeration(List<String> names) {
+                // What the kernel does on removal: the device directory and its bus link go.
+                deleteTree(t.dir(VF0));
+                try {
+                    Files.delete(t.root().resolve("sys/bus/pci/devices").resolve(VF0.toString()));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        });
+        PciInventory inv = r.scan();
+        PciDevice gone = find(inv, VF0);
+        assertTrue(gone.warnings().stream().anyMatch(w -> w.contains("disappeared while being read")), gone.warnings().toString());
+        assertNull(gone.vendor());
+        assertTrue(find(inv, VF1).warnings().isEmpty());
+        assertEquals(0x10c9, find(inv, PF).device());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void hotUnplugWhileReadingAttributes(SysfsIo io) {
+        TinySysfs t = sriovHost();
+        SysfsPciReader r = new SysfsPciReader(t.root(), io, new SysfsPciReader.ScanHook() {
+            @Override
+            public void afterListing(PciAddress address, String deviceDir) {
+                if (address.equals(PF)) {
+                    deleteTree(Path.of(deviceDir));
+                }
+            }
+        });
+        PciInventory inv = r.scan();
+        PciDevice pf = find(inv, PF);
+        assertEquals(1, pf.warnings().size(), pf.warnings().toString());
+        assertTrue(pf.warnings().get(0).startsWith("device disappeared while being read"));
+        assertNull(pf.vendor());
+        assertNull(pf.config());
+        // VFs are the PF's siblings under the root port, not its children: still there, still readable.
+        assertEquals(0x10ca, find(inv, VF0).device());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void directoryWhereAFileIsExpectedFallsBackToConfigSpace(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        Files.delete(t.dir(PF).resolve("vendor"));
+        Files.createDirectory(t.dir(PF).resolve("vendor"));
+        PciDevice pf = find(reader(t.root(), io).scan(), PF);
+        assertEquals(0x8086, pf.vendor());
+        assertTrue(pf.warnings().stream().anyMatch(w -> w.startsWith("cannot read vendor: is a directory")), pf.warnings().toString());
+        assertTrue(pf.warnings().stream().anyMatch(w -> w.contains("vendor: unreadable; using the value from config space")));
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void garbageAttributesWarnAndQuoteTheContent(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        Files.write(t.dir(PF).resolve("class"), new byte[] {(byte) 0xde, (byte) 0xad, 0, 7, 'x'});
+        TinySysfs.write(t.dir(PF).resolve("numa_node"), "banana\n");
+        TinySysfs.write(t.dir(PF).resolve("sriov_totalvfs"), "0x8\n");
+        TinySysfs.write(t.dir(PF).resolve("device"), "0x10c9 trailing\n");
+        PciDevice pf = find(reader(t.root(), io).scan(), PF);
+        String all = String.join("\n", pf.warnings());
+        assertEquals(0x020000, pf.pciClass(), all); // from config space
+        assertTrue(all.contains("class: unexpected content '??"), all);
+        assertTrue(all.contains("numa_node: unexpected content 'banana'"), all);
+        assertNull(pf.numaNode());
+        assertTrue(all.contains("sriov_totalvfs: unexpected content '0x8'"), all);
+        assertNull(pf.sriovTotalVfs());
+        assertTrue(all.contains("device: unexpected content '0x10c9 trailing'"), all);
+        assertEquals(0x10c9, pf.device());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void danglingBusLinkIsADisappearedDevice(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        TinySysfs.link(t.root().resolve("sys/bus/pci/devices/0000:05:00.0"), t.root().resolve("sys/devices/pci0000:00/0000:05:00.0"));
+        PciDevice d = find(reader(t.root(), io).scan(), PciAddress.parse("05:00.0"));
+        assertTrue(d.warnings().get(0).contains("disappeared"), d.warnings().toString());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void symlinkLoopsAreReportedNotFollowedForever(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        // A device directory that is a link to itself, and an attribute that is one.
+        Path loopDir = t.root().resolve("sys/devices/pci0000:00/0000:06:00.0");
+        Files.createSymbolicLink(loopDir, Path.of("0000:06:00.0"));
+        TinySysfs.link(t.root().resolve("sys/bus/pci/devices/0000:06:00.0"), loopDir);
+        Files.delete(t.dir(PF).resolve("revision"));
+        Files.createSymbolicLink(t.dir(PF).resolve("revision"), Path.of("revision"));
+        PciInventory inv = reader(t.root(), io).scan();
+        PciDevice loop = find(inv, PciAddress.parse("06:00.0"));
+        assertTrue(loop.warnings().get(0).contains("symlink loop"), loop.warnings().toString());
+        PciDevice pf = find(inv, PF);
+        assertTrue(pf.warnings().stream().anyMatch(w -> w.equals("cannot read revision: symlink loop")), pf.warnings().toString());
+        assertEquals(1, pf.revision());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void fifoInPlaceOfAnAttributeDoesNotHang(SysfsIo io) throws Exception {
+        TinySysfs t = sriovHost();
+        Path fifo = t.dir(PF).resolve("subsystem_device");
+        Files.delete(fifo);
+        Process p = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertEquals(0, p.waitFor());
+        PciDevice pf = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> find(reader(t.root(), io).scan(), PF));
+        assertEquals(0xa03c, pf.subsystemDevice()); // from config space
+        assertTrue(pf.warnings().stream().anyMatch(w -> w.startsWith("subsystem_device: unexpected content ''")), pf.warnings().toString());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void linksThatPointSomewhereElseAreNotTrusted(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        // A bus entry pointing at the host's real sysfs (absolute link) must not be read through.
+        Files.createSymbolicLink(t.root().resolve("sys/bus/pci/devices/0000:07:00.0"), Path.of("/sys/devices/pci0000:00/0000:00:00.0"));
+        TinySysfs.link(t.dir(VF1).resolve("iommu_group"), t.root().resolve("sys/bus/pci"));
+        TinySysfs.link(t.dir(VF0).resolve("driver"), t.root().resolve("sys/kernel"));
+        PciInventory inv = reader(t.root(), io).scan();
+        PciDevice outside = find(inv, PciAddress.parse("07:00.0"));
+        assertTrue(outside.warnings().get(0).contains("outside"), outside.warnings().toString());
+        assertNull(outside.vendor());
+        PciDevice vf1 = find(inv, VF1);
+        assertNull(vf1.iommuGroup());
+        assertTrue(vf1.warnings().get(0).contains("not to kernel/iommu_groups"), vf1.warnings().toString());
+        PciDevice vf0 = find(inv, VF0);
+        assertNull(vf0.driver());
+        assertTrue(vf0.warnings().get(0).contains("not into bus/pci/drivers"), vf0.warnings().toString());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void entriesThatAreNotAddressesAreReportedOnTheInventory(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        Files.createDirectory(t.root().resolve("sys/bus/pci/devices/not-a-device"));
+        Files.createSymbolicLink(t.root().resolve("sys/bus/pci/devices/01:00.0"), t.dir(PF));
+        PciInventory inv = reader(t.root(), io).scan();
+        assertEquals(5, inv.devices().size());
+        assertEquals(2, inv.warnings().size(), inv.warnings().toString());
+        assertTrue(inv.warnings().stream().allMatch(w -> w.contains("not a PCI address")));
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void shortConfigDegradesQuietly(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        byte[] cfg = Files.readAllBytes(t.dir(PF).resolve("config"));
+        Files.write(t.dir(PF).resolve("config"), Arrays.copyOf(cfg, 64));
+        PciDevice pf = find(reader(t.root(), io).scan(), PF);
+        assertTrue(pf.warnings().isEmpty(), pf.warnings().toString());
+        assertTrue(pf.config().truncated());
+        assertFalse(pf.flr());
+        assertEquals(8, pf.sriovTotalVfs()); // sysfs still knows
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void readsOneDeviceOrNothing(SysfsIo io) {
+        TinySysfs t = sriovHost();
+        SysfsPciReader r = reader(t.root(), io);
+        assertEquals(PF, r.read(PF).orElseThrow().address());
+        assertTrue(r.read(PciAddress.parse("0000:09:00.0")).isEmpty());
+    }
+
+    @Test
+    void refusesARootThatIsNotSysfs() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SysfsPciReader(tmp));
+        assertTrue(e.getMessage().contains("is not a sysfs root"), e.getMessage());
+        assertTrue(e.getMessage().contains("sys/bus/pci/devices"), e.getMessage());
+        assertTrue(e.getMessage().contains(tmp.toString()), e.getMessage());
+    }
+
+    @Test
+    void nativeAndJavaIoReadTheHostAlike() {
+        // The real /sys: both implementations must see the same inventory.
+        PciInventory a = reader(Path.of("/"), NativeSysfsIo.load()).scan();
+        PciInventory b = reader(Path.of("/"), new JavaSysfsIo()).scan();
+        assertFalse(a.devices().isEmpty(), "this machine has PCI functions");
+        assertEquals(a.devices().size(), b.devices().size());
+        for (int i = 0; i < a.devices().size(); i++) {
+            PciDevice x = a.devices().get(i);
+            PciDevice y = b.devices().get(i);
+            assertEquals(x.address(), y.address());
+            assertEquals(x.vendor(), y.vendor());
+            assertEquals(x.pciClass(), y.pciClass());
+            assertEquals(x.driver(), y.driver());
+            assertEquals(x.config().capabilities(), y.config().capabilities());
+        }
+    }
+
+    static void deleteTree(Path p) {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            s.sorted(Comparator.reverseOrder()).forEach(x -> {
+                try {
+                    Files.delete(x);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}
