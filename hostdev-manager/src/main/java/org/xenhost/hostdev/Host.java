@@ -202,4 +202,25 @@ final class Host {
         }
         return out;
     }
+
+    /**
+     * The libxl devices to add for a spec: the spec itself for one function; for {@code BB:DD.*} one device per
+     * function with {@code vdevfn = vslot << 3 | func}, function 0 last (a guest discovers a multi-function device
+     * when function 0 appears). This is the loop libxl's own multi-function add is meant to run; doing it here
+     * keeps it correct on libxl versions whose loop adds only one function.
+     */
+    static List<LibxlDevicePci> perFunction(LibxlDevicePci spec, List<PciAddress> functions) {
+        if (!spec.allFunctions()) {
+            return List.of(spec);
+        }
+        List<LibxlDevicePci> out = new ArrayList<>();
+        for (int i = functions.size() - 1; i >= 0; i--) {
+            PciAddress a = functions.get(i);
+            out.add(new LibxlDevicePci(a.domain(), a.bus(), a.device(), a.function(),
+                    (spec.vdevfn() & ~7) | a.function(), 1, spec.msitranslate(), spec.powerMgmt(), spec.permissive(),
+                    spec.seize(), spec.rdmPolicy(), null));
+        }
+        out.sort(java.util.Comparator.comparingInt(p -> p.func() == 0 ? 1 : 0));
+        return out;
+    }
 }

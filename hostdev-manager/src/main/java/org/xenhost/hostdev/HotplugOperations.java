@@ -48,7 +48,8 @@ final class HotplugOperations {
             for (PciAddress a : functions) {
                 devices.add(checks.device(a).orElseGet(() -> host.require(a)));
             }
-            List<Refusal> refusals = checks.forAttach(devices, owner.uuid(), resolved.seize(), force, functions);
+            List<Refusal> refusals = checks.forAttach(devices, owner.uuid(), resolved.seize(), force,
+                    resolved.seize() ? List.of() : functions);
             for (PciAddress a : functions) {
                 host.journal.get(a).filter(o -> o.owner() != null && o.owner().uuid().equals(owner.uuid()))
                         .ifPresent(o -> refusals.add(new Refusal(a, "is already "
@@ -93,7 +94,9 @@ final class HotplugOperations {
                     }
                 }
             });
-            host.libxl.pciAdd(owner.domid(), resolved);
+            for (LibxlDevicePci p : Host.perFunction(resolved, functions)) {
+                host.libxl.pciAdd(owner.domid(), p);
+            }
 
             s.step(5, "journal attached");
             for (PciAddress a : functions) {
@@ -195,7 +198,7 @@ final class HotplugOperations {
     }
 
     /** Options libxl would refuse late (after the device moved) are refused here, before anything moves. */
-    private static void checkOptions(LibxlDevicePci spec) {
+    static void checkOptions(LibxlDevicePci spec) {
         if (spec.allFunctions() && spec.vdevfn() == 0) {
             throw new IllegalArgumentException("conflicting options in PCI spec for " + spec.bdf().substring(0, 10)
                     + ".*: every function of a device needs a virtual slot (add @SLOT or vslot=SLOT), as libxl requires");

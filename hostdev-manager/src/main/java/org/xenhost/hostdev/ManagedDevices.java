@@ -51,6 +51,7 @@ final class ManagedDevices {
         Map<PciAddress, HostdevSpec> byFunction = new LinkedHashMap<>();
         List<Refusal> duplicates = new ArrayList<>();
         for (HostdevSpec spec : specs) {
+            HotplugOperations.checkOptions(spec.pci());
             for (PciAddress a : host.functions(spec.pci())) {
                 if (byFunction.putIfAbsent(a, spec) != null) {
                     duplicates.add(new Refusal(a, "is listed twice in the configuration of domain " + owner));
@@ -144,7 +145,9 @@ final class ManagedDevices {
                         }
                     }
                 });
-                host.libxl.pciAdd(owner.domid(), pci);
+                for (LibxlDevicePci p : Host.perFunction(pci, host.functions(pci))) {
+                    host.libxl.pciAdd(owner.domid(), p);
+                }
             }
 
             s.step(6, "mark all active");
