@@ -144,6 +144,20 @@ public final class HostdevManager implements AutoCloseable {
 
     /** For every device in sysfs: could it be given to a guest now, and if not why; who owns it. Takes no lock. */
     public Map<PciAddress, DeviceVerdict> verdicts() {
+        return verdicts(host);
+    }
+
+    /**
+     * The same verdicts without a running manager: sysfs and the journal as they are, read only (no libxl, no
+     * reconciliation, nothing written). For {@code pci list}, which must work on any host.
+     */
+    public static Map<PciAddress, DeviceVerdict> verdicts(Path sysfsRoot, Path stateDir,
+                                                          HostCriticalDevices.Sources critical) {
+        OwnershipJournal journal = OwnershipJournal.readOnly(stateDir);
+        return verdicts(new Host(null, sysfsRoot, journal, new HostCriticalDevices(critical), StepHook.NONE));
+    }
+
+    private static Map<PciAddress, DeviceVerdict> verdicts(Host host) {
         SafetyChecks checks = new SafetyChecks(host);
         Map<PciAddress, DeviceVerdict> out = new LinkedHashMap<>();
         for (PciDevice d : checks.inventory().devices()) {

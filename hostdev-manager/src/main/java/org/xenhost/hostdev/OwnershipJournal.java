@@ -48,9 +48,31 @@ public final class OwnershipJournal implements AutoCloseable {
      * @throws IllegalArgumentException if the state directory cannot be created or written
      */
     public OwnershipJournal(Path stateDir) {
+        this(stateDir, true);
+    }
+
+    /**
+     * The journal as it is on disk, for queries that must not change anything (no directory is created, no
+     * record can be written, a torn tail is left for the writer to cut).
+     */
+    public static OwnershipJournal readOnly(Path stateDir) {
+        return new OwnershipJournal(stateDir, false);
+    }
+
+    private OwnershipJournal(Path stateDir, boolean writable) {
         this.dir = stateDir.resolve("hostdev");
         this.journalFile = dir.resolve("journal");
         this.snapshotFile = dir.resolve("snapshot");
+        if (!writable) {
+            try {
+                load(snapshotFile, "snapshot");
+                load(journalFile, "journal");
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read the host-device journal in " + dir + " ("
+                        + e.getMessage() + ")", e);
+            }
+            return;
+        }
         try {
             Files.createDirectories(dir);
             load(snapshotFile, "snapshot");
@@ -141,7 +163,7 @@ public final class OwnershipJournal implements AutoCloseable {
 
     private synchronized void append(String line) {
         if (channel == null) {
-            throw new IllegalStateException("host-device journal in " + dir + " is closed");
+            throw new IllegalStateException("host-device journal in " + dir + " is closed or read-only");
         }
         try {
             ByteBuffer buf = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
