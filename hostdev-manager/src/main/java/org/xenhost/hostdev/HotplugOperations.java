@@ -50,12 +50,6 @@ final class HotplugOperations {
             }
             List<Refusal> refusals = checks.forAttach(devices, owner.uuid(), resolved.seize(), force,
                     resolved.seize() ? List.of() : functions);
-            for (PciAddress a : functions) {
-                host.journal.get(a).filter(o -> o.owner() != null && o.owner().uuid().equals(owner.uuid()))
-                        .ifPresent(o -> refusals.add(new Refusal(a, "is already "
-                                + (o.state() == DeviceState.ATTACHED ? "attached to" : "being given to")
-                                + " domain " + owner)));
-            }
             List<ResetPlan> plans = resetPlans(devices, checks, functions, owner, force, refusals);
             if (!refusals.isEmpty()) {
                 throw new DeviceRefusedException("attach to domain " + owner, refusals);
@@ -86,10 +80,11 @@ final class HotplugOperations {
             }
 
             s.step(4, "libxl pci-add");
+            Set<PciAddress> listedBefore = listed(owner.domid());
             s.undo("detach from domain " + owner, () -> {
                 Set<PciAddress> listed = listed(owner.domid());
                 for (PciAddress a : functions) {
-                    if (listed.contains(a)) {
+                    if (listed.contains(a) && !listedBefore.contains(a)) {
                         host.libxl.pciRemove(owner.domid(), Host.pci(a), true);
                     }
                 }

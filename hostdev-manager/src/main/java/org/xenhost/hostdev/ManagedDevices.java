@@ -136,11 +136,15 @@ final class ManagedDevices {
             }
 
             s.step(5, "attach all");
+            Set<PciAddress> listedBefore = new HashSet<>();
+            for (LibxlDevicePci p : host.libxl.pciList(owner.domid())) {
+                listedBefore.add(Host.address(p));
+            }
             for (HostdevSpec spec : invert(byFunction).keySet()) {
                 LibxlDevicePci pci = spec.pci();
                 s.undo("detach " + pci.bdf() + " from domain " + owner, () -> {
                     for (LibxlDevicePci p : host.libxl.pciList(owner.domid())) {
-                        if (byFunction.get(Host.address(p)) == spec) {
+                        if (byFunction.get(Host.address(p)) == spec && !listedBefore.contains(Host.address(p))) {
                             host.libxl.pciRemove(owner.domid(), p, true);
                         }
                     }

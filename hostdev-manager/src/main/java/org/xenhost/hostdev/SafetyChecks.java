@@ -112,6 +112,10 @@ final class SafetyChecks {
     }
 
     private void owned(PciDevice d, UUID requester, List<Refusal> out) {
+        host.journal.get(d.address()).filter(o -> o.owner() != null && o.owner().uuid().equals(requester))
+                .ifPresent(o -> out.add(new Refusal(d.address(), "is already "
+                        + (o.state() == DeviceState.ATTACHED ? "attached to" : "being given to")
+                        + " domain " + o.owner())));
         host.journal.get(d.address()).filter(o -> o.owner() != null && !o.owner().uuid().equals(requester))
                 .ifPresent(o -> out.add(new Refusal(d.address(), "is owned by domain " + o.owner()
                         + (o.pending() == Pending.NONE ? "" : " (" + o.pending() + " in progress)"))));
@@ -133,7 +137,9 @@ final class SafetyChecks {
     }
 
     private void multiFunction(PciDevice d, Set<PciAddress> moving, boolean seize, List<Refusal> out) {
-        if (seize) {
+        // SR-IOV VFs share slot numbers without being one device; a real multi-function device says so in its
+        // header type (bit 7), which the kernel also reads to decide whether to probe functions 1..7
+        if (seize || d.physfn() != null || !multiFunctionHeader(d)) {
             return;
         }
         PciAddress a = d.address();
@@ -143,12 +149,20 @@ final class SafetyChecks {
                 continue;
             }
             PciDevice s = byAddress.get(sib);
-            if (s != null && s.driver() != null && !Host.PCIBACK.equals(s.driver())) {
+            if (s != null && s.physfn() == null && s.driver() != null && !Host.PCIBACK.equals(s.driver())) {
                 out.add(new Refusal(a, "is one function of a multi-function device whose function " + sib
                         + " stays with the host (driver " + s.driver() + "): give every function ("
                         + a.toString().substring(0, 10) + ".*) or add seize=1 to split it deliberately"));
             }
         }
+    }
+
+    /** Function 0's header says multi-function (or, if function 0 is unreadable, this function's does). */
+    private boolean multiFunctionHeader(PciDevice d) {
+        PciAddress a = d.address();
+        PciDevice f0 = byAddress.get(new PciAddress(a.domain(), a.bus(), a.device(), 0));
+        PciDevice source = f0 != null && f0.config() != null ? f0 : d;
+        return source.config() != null && source.config().multiFunction();
     }
 
     private void critical(PciDevice d, boolean force, List<Refusal> out) {

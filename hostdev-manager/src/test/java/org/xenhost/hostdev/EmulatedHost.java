@@ -33,12 +33,15 @@ final class EmulatedHost implements AutoCloseable {
     final Path tree;
     final Path state;
     final EmulatedLibxl libxl;
+    /** What the manager is given: the emulated libxl, through a fault injector. */
+    final FaultyLibxl faulty;
     HostdevManager manager;
 
     private EmulatedHost(Path tree, Path state, EmulatedLibxl libxl) {
         this.tree = tree;
         this.state = state;
         this.libxl = libxl;
+        this.faulty = new FaultyLibxl(libxl);
     }
 
     static EmulatedHost of(String fixture, Path dir) throws IOException {
@@ -84,7 +87,7 @@ final class EmulatedHost implements AutoCloseable {
     }
 
     HostdevManager start(StepHook hook) throws HostdevException {
-        manager = HostdevManager.start(libxl, tree, state, critical(), hook);
+        manager = HostdevManager.start(faulty, tree, state, critical(), hook);
         return manager;
     }
 
@@ -93,7 +96,12 @@ final class EmulatedHost implements AutoCloseable {
         if (manager != null) {
             manager.close();
         }
+        faulty.failOn(null, null);
         return start();
+    }
+
+    int poolSize() {
+        return manager.assignableList().size();
     }
 
     int createDomain(String name, String type) throws LibxlException {
