@@ -50,7 +50,14 @@ final class Reconciler {
         for (Ownership o : host.journal.entries().values()) {
             reconcile(o, sysfs.get(o.bdf()), attached.get(o.bdf()), findings);
         }
-        // ownership nobody recorded: xl, xen-pciback.hide=, or a lost state directory
+        // ownership nobody recorded: xl, xen-pciback.hide=, or a lost state directory. Look again: the rules
+        // above may have moved devices.
+        inv = host.scan();
+        sysfs.clear();
+        for (PciDevice d : inv.devices()) {
+            sysfs.put(d.address(), d);
+        }
+        attached = host.attachedByLibxl();
         for (Map.Entry<PciAddress, DomainInfo> e : attached.entrySet()) {
             if (host.journal.get(e.getKey()).isEmpty() && sysfs.containsKey(e.getKey())) {
                 Owner owner = owner(e.getValue());
@@ -158,11 +165,18 @@ final class Reconciler {
             if (toHost) {
                 host.libxl.assignableRemove(Host.pci(bdf), true);
                 host.journal.drop(bdf);
-                findings.add(new Finding(bdf, expected, "bound to no driver",
-                        "finished giving it back to dom0 driver " + o.originalDriver()));
+                String now = host.device(bdf).map(PciDevice::driver).orElse(null);
+                findings.add(new Finding(bdf, expected, "bound to no driver", now != null
+                        ? "finished giving it back to dom0 driver " + now
+                        : "finished taking it off pciback, but libxl no longer knew its dom0 driver; bind it with "
+                        + "`echo " + bdf + " > /sys/bus/pci/drivers/" + o.originalDriver() + "/bind`"));
             } else {
                 host.journal.put(o.settled(DeviceState.ASSIGNABLE));
-                findings.add(new Finding(bdf, expected, "bound to no driver", "made assignable again (in the pool)"));
+                findings.add(new Finding(bdf, expected, "bound to no driver", "made assignable again (in the pool)"
+                        + (o.originalDriver() == null ? "" : "; libxl may have lost its dom0 driver "
+                        + o.originalDriver() + " (it died between unbind and recording it): if "
+                        + "assignable-remove --rebind leaves it unbound, bind it with `echo " + bdf
+                        + " > /sys/bus/pci/drivers/" + o.originalDriver() + "/bind`")));
             }
         } catch (LibxlException e) {
             host.journal.drop(bdf);

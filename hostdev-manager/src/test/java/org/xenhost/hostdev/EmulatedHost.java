@@ -93,11 +93,15 @@ final class EmulatedHost implements AutoCloseable {
 
     /** xenhost dies and starts again; Xen, xenstore and sysfs are what they were at the moment of death. */
     HostdevManager restart() throws HostdevException {
+        return restart(StepHook.NONE);
+    }
+
+    HostdevManager restart(StepHook hook) throws HostdevException {
         if (manager != null) {
             manager.close();
         }
         faulty.failOn(null, null);
-        return start();
+        return start(hook);
     }
 
     int poolSize() {
