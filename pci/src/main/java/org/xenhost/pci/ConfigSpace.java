@@ -233,7 +233,15 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
 
     /** Decodes {@code config}; never throws for any content or length. */
     public static ConfigSpace parse(byte[] config) {
-        return new Decoder(config).decode();
+        return new Decoder(config, config == null ? 0 : config.length).decode();
+    }
+
+    /** Decodes the first {@code length} bytes of {@code config} (a reused read buffer); never throws for content. */
+    public static ConfigSpace parse(byte[] config, int length) {
+        if (length < 0 || length > config.length) {
+            throw new IllegalArgumentException("length " + length + " outside buffer of " + config.length);
+        }
+        return new Decoder(config, length).decode();
     }
 
     /** Holds the walk state while decoding one function's bytes. */
@@ -251,9 +259,9 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
         private boolean afFlr;
         private boolean truncated;
 
-        Decoder(byte[] config) {
+        Decoder(byte[] config, int length) {
             this.b = config == null ? new byte[0] : config;
-            this.len = b.length;
+            this.len = length;
         }
 
         int u8(int at) {
@@ -308,7 +316,7 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
         }
 
         private void walkStandard(int start) {
-            boolean[] seen = new boolean[256];
+            long seen = 0; // one bit per dword of 0x40..0xff
             int at = start;
             while (at != 0) {
                 if (at < 0x40 || at > 0xfc) {
@@ -319,11 +327,12 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
                     truncated = true; // normal for a 64-byte unprivileged read: capabilities live beyond it
                     return;
                 }
-                if (seen[at]) {
+                long bit = 1L << ((at - 0x40) >> 2);
+                if ((seen & bit) != 0) {
                     problems.add(String.format("capability chain loops back to %02x", at));
                     return;
                 }
-                seen[at] = true;
+                seen |= bit;
                 int id = u8(at);
                 if (id == 0xff) {
                     problems.add(String.format("capability chain broken at %02x (ID ff)", at));
@@ -377,7 +386,7 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
                 truncated = true; // a 256-byte read: the function has extended space we cannot see
                 return;
             }
-            boolean[] seen = new boolean[len >> 2];
+            long[] seen = new long[16]; // one bit per dword of 0x000..0xfff
             int at = EXT_START;
             do {
                 if (!has(at, 4)) {
@@ -392,11 +401,12 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
                     problems.add(String.format("extended capability header at %03x reads all ones", at));
                     return;
                 }
-                if (seen[at >> 2]) {
+                int dword = at >> 2;
+                if ((seen[dword >> 6] & 1L << dword) != 0) {
                     problems.add(String.format("extended capability chain loops back to %03x", at));
                     return;
                 }
-                seen[at >> 2] = true;
+                seen[dword >> 6] |= 1L << dword;
                 int id = (int) (header & 0xffff);
                 int version = (int) ((header >> 16) & 0xf);
                 caps.add(new Capability(id, true, at, version, CapabilityNames.extended(id)));

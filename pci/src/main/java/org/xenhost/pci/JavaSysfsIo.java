@@ -16,55 +16,10 @@ import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * Portable {@link SysfsIo} on java.nio, used when JNA cannot load libc. Slower (a stat before each open, so that a
- * FIFO is never opened, and exceptions on the failure path) but with the same results.
+ * FIFO is never opened, whole paths resolved each time, exceptions on the failure path) but with the same results.
  */
 final class JavaSysfsIo implements SysfsIo {
     private final ThreadLocal<int[]> lastError = ThreadLocal.withInitial(() -> new int[1]);
-
-    @Override
-    public int read(String path, byte[] buf) {
-        Path p = Path.of(path);
-        try {
-            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-            if (a.isDirectory()) {
-                return -EISDIR;
-            }
-            if (!a.isRegularFile()) {
-                return 0; // FIFO, socket, device node: opening could block; reads as empty
-            }
-            try (SeekableByteChannel ch = Files.newByteChannel(p, StandardOpenOption.READ)) {
-                int n = ch.read(ByteBuffer.wrap(buf));
-                return Math.max(n, 0);
-            }
-        } catch (IOException e) {
-            return -errno(e, p);
-        }
-    }
-
-    @Override
-    public int readConfig(String path, byte[] buf) {
-        Path p = Path.of(path);
-        try {
-            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-            if (a.isDirectory()) {
-                return -EISDIR;
-            }
-            if (!a.isRegularFile()) {
-                return 0;
-            }
-            try (SeekableByteChannel ch = Files.newByteChannel(p, StandardOpenOption.READ)) {
-                ByteBuffer bb = ByteBuffer.wrap(buf, 0, ConfigSpace.CONVENTIONAL_SIZE);
-                int n = Math.max(ch.read(bb), 0);
-                if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
-                    return n;
-                }
-                int m = ch.read(ByteBuffer.wrap(buf, n, buf.length - n));
-                return n + Math.max(m, 0);
-            }
-        } catch (IOException e) {
-            return -errno(e, p);
-        }
-    }
 
     @Override
     public String readlink(String path) {
@@ -89,8 +44,79 @@ final class JavaSysfsIo implements SysfsIo {
     }
 
     @Override
+    public Dir open(String dir) {
+        Path p = Path.of(dir);
+        try {
+            if (!Files.readAttributes(p, BasicFileAttributes.class).isDirectory()) {
+                lastError.get()[0] = ENOTDIR;
+                return null;
+            }
+        } catch (IOException e) {
+            lastError.get()[0] = errno(e, p);
+            return null;
+        }
+        return new JavaDir(p);
+    }
+
+    @Override
     public int lastError() {
         return lastError.get()[0];
+    }
+
+    private final class JavaDir implements Dir {
+        private final Path dir;
+
+        JavaDir(Path dir) {
+            this.dir = dir;
+        }
+
+        @Override
+        public int read(String name, byte[] buf) {
+            return readFile(dir.resolve(name), buf, false);
+        }
+
+        @Override
+        public int readConfig(String name, byte[] buf) {
+            return readFile(dir.resolve(name), buf, true);
+        }
+
+        @Override
+        public String readlink(String name) {
+            return JavaSysfsIo.this.readlink(dir.resolve(name).toString());
+        }
+
+        @Override
+        public boolean exists(String name) {
+            return Files.exists(dir.resolve(name), LinkOption.NOFOLLOW_LINKS);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private static int readFile(Path p, byte[] buf, boolean config) {
+        try {
+            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+            if (a.isDirectory()) {
+                return -EISDIR;
+            }
+            if (!a.isRegularFile()) {
+                return 0; // FIFO, socket, device node: opening could block; reads as empty
+            }
+            try (SeekableByteChannel ch = Files.newByteChannel(p, StandardOpenOption.READ)) {
+                if (!config) {
+                    return Math.max(ch.read(ByteBuffer.wrap(buf)), 0);
+                }
+                int n = Math.max(ch.read(ByteBuffer.wrap(buf, 0, ConfigSpace.CONVENTIONAL_SIZE)), 0);
+                if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
+                    return n;
+                }
+                return n + Math.max(ch.read(ByteBuffer.wrap(buf, n, buf.length - n)), 0);
+            }
+        } catch (IOException e) {
+            return -errno(e, p);
+        }
     }
 
     /** Slow path after File.list() returned null: find out why. */
@@ -126,6 +152,9 @@ final class JavaSysfsIo implements SysfsIo {
             }
             if (reason.contains("Not a directory")) {
                 return ENOTDIR;
+            }
+            if (reason.contains("Permission denied")) {
+                return EACCES;
             }
         }
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {

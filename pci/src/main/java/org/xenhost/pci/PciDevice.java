@@ -49,6 +49,13 @@ public record PciDevice(PciAddress address,
         warnings = List.copyOf(warnings);
     }
 
+    /** The same function with another list of IOMMU group peers. */
+    public PciDevice withIommuGroupPeers(List<PciAddress> peers) {
+        return new PciDevice(address, vendor, device, pciClass, subsystemVendor, subsystemDevice, revision, driver,
+                driverOverride, iommuGroup, peers, numaNode, parentBridges, sriovTotalVfs, sriovNumVfs, virtfns, physfn,
+                resetMethods, resettable, config, warnings);
+    }
+
     /** Role of a function in SR-IOV. */
     public enum SriovRole {
         /** Physical function: can create VFs. */

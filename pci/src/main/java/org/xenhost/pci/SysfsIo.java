@@ -1,36 +1,22 @@
 package org.xenhost.pci;
 
 /**
- * The three file-system operations the sysfs reader needs, shaped for speed and for hostile trees: results are
- * returned, failures are negative errno values rather than exceptions (a missing optional attribute is routine),
- * and reading never blocks (a FIFO where an attribute should be reads as empty instead of hanging).
+ * The file-system operations the sysfs reader needs, shaped for speed and for hostile trees: results are returned,
+ * failures are negative errno values rather than exceptions (a missing optional attribute is routine), and reading
+ * never blocks (a FIFO where an attribute should be reads as empty instead of hanging).
+ *
+ * <p>A device is read through a {@link Dir} opened once, so each attribute costs a lookup of one name rather than
+ * of the whole path again.
  */
 interface SysfsIo {
     int ENOENT = 2;
     int EIO = 5;
+    int EACCES = 13;
     int ENODEV = 19;
     int ENOTDIR = 20;
     int EISDIR = 21;
     int EINVAL = 22;
     int ELOOP = 40;
-
-    /**
-     * Reads up to {@code buf.length} bytes of a small file with one read, the way sysfs attributes are meant
-     * to be read.
-     *
-     * @return bytes read (≥ 0) or {@code -errno}
-     */
-    int read(String path, byte[] buf);
-
-    /**
-     * Reads a {@code config} file: the 256-byte conventional space, then the rest only when that shows a PCI Express
-     * capability. Only PCIe functions have extended capabilities, and on real hardware every dword read is a
-     * config cycle (slow in a VM), so conventional functions are not charged for 4 KiB they cannot use.
-     *
-     * @param buf at least 4096 bytes
-     * @return bytes read (≥ 0) or {@code -errno}
-     */
-    int readConfig(String path, byte[] buf);
 
     /** Target text of a symbolic link, or null with {@link #lastError()} set. */
     String readlink(String path);
@@ -38,8 +24,41 @@ interface SysfsIo {
     /** Names in a directory, or null with {@link #lastError()} set. */
     String[] list(String dir);
 
-    /** errno of the last failed {@link #readlink} or {@link #list} on this thread. */
+    /** Opens a directory for attribute reads, or null with {@link #lastError()} set. */
+    Dir open(String dir);
+
+    /** errno of the last failed {@link #readlink}, {@link #list}, {@link #open} or {@link Dir#readlink} on this thread. */
     int lastError();
+
+    /** An open device directory. Not thread-safe; close it when done. */
+    interface Dir extends AutoCloseable {
+        /**
+         * Reads up to {@code buf.length} bytes of a small file with one {@code read}, the way sysfs attributes are
+         * meant to be read.
+         *
+         * @return bytes read (≥ 0) or {@code -errno}
+         */
+        int read(String name, byte[] buf);
+
+        /**
+         * Reads a {@code config} file: the 256-byte conventional space, then the rest only when that shows a PCI
+         * Express capability. Only PCIe functions have extended capabilities, and on real hardware every dword read
+         * is a config cycle (slow in a VM), so conventional functions are not charged for 4 KiB they cannot use.
+         *
+         * @param buf at least 4096 bytes
+         * @return bytes read (≥ 0) or {@code -errno}
+         */
+        int readConfig(String name, byte[] buf);
+
+        /** Target text of a symbolic link in this directory, or null with {@link SysfsIo#lastError()} set. */
+        String readlink(String name);
+
+        /** Whether an entry of that name exists (not following a final symlink). */
+        boolean exists(String name);
+
+        @Override
+        void close();
+    }
 
     /** Human description of an errno value for warnings. */
     static String describe(int errno) {
@@ -52,7 +71,7 @@ interface SysfsIo {
             case EINVAL -> "invalid (not a symlink?)";
             case ELOOP -> "symlink loop";
             case 11 -> "would block";
-            case 13 -> "permission denied";
+            case EACCES -> "permission denied";
             default -> "errno " + errno;
         };
     }

@@ -1,5 +1,6 @@
 package org.xenhost.pci;
 
+import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -7,11 +8,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -21,14 +20,16 @@ import java.util.TreeMap;
  *
  * <p>Sysfs is live: a function can vanish between listing and reading (hot-unplug, VFs disabled), and a fixture
  * can hold anything. Such trouble becomes a warning on the function concerned; a scan never throws for content.
- * Each attribute is read with one {@code read} after listing the device directory once, so optional attributes
- * cost nothing when absent and no exception is raised on the common path.
+ *
+ * <p>Cost per function is kept to system calls that cannot be avoided: the device directory is opened once and
+ * each attribute is read by name with one {@code read}; optional attributes are simply tried (a missing file is a
+ * return code, not an exception); the bridge chain comes from the bus link's text, not from a realpath; during a
+ * {@link #scan()} IOMMU group peers come from the functions' own {@code iommu_group} links, not from listing groups.
  *
  * <p>Instances are immutable and thread-safe; each scan carries its own buffers.
  */
 public final class SysfsPciReader {
     private final Path root;
-    private final String rootPrefix;
     private final String devicesDir;
     private final String sysDevicesPrefix;
     private final String iommuGroupsDir;
@@ -47,8 +48,8 @@ public final class SysfsPciReader {
         default void afterEnumeration(List<String> names) {
         }
 
-        /** After the device directory has been listed, before its attributes are read. */
-        default void afterListing(PciAddress address, String deviceDir) {
+        /** After the device directory has been opened, before its attributes are read. */
+        default void afterOpen(PciAddress address, String deviceDir) {
         }
     }
 
@@ -73,11 +74,11 @@ public final class SysfsPciReader {
             throw new IllegalArgumentException("'" + root + "' is not a sysfs root: expected a directory containing "
                     + "sys/bus/pci/devices (such as / or fixtures/sysfs/<host>), but " + devices + " is not a directory");
         }
+        String prefix = abs.toString().equals("/") ? "" : abs.toString();
         this.root = abs;
-        this.rootPrefix = abs.toString().equals("/") ? "" : abs.toString();
-        this.devicesDir = rootPrefix + "/sys/bus/pci/devices";
-        this.sysDevicesPrefix = rootPrefix + "/sys/devices/";
-        this.iommuGroupsDir = rootPrefix + "/sys/kernel/iommu_groups";
+        this.devicesDir = prefix + "/sys/bus/pci/devices";
+        this.sysDevicesPrefix = prefix + "/sys/devices/";
+        this.iommuGroupsDir = prefix + "/sys/kernel/iommu_groups";
         this.io = io;
         this.hook = hook;
     }
@@ -89,7 +90,6 @@ public final class SysfsPciReader {
 
     /** Reads every function, in address order. */
     public PciInventory scan() {
-        Scan scan = new Scan();
         String[] names = io.list(devicesDir);
         if (names == null) {
             return new PciInventory(List.of(), List.of("cannot list " + devicesDir + ": " + SysfsIo.describe(io.lastError())));
@@ -106,62 +106,66 @@ public final class SysfsPciReader {
                 byAddress.put(a, name);
             }
         }
+        Scan scan = new Scan(false);
         List<PciDevice> devices = new ArrayList<>(byAddress.size());
-        byAddress.forEach((a, name) -> devices.add(scan.read(a, name)));
+        Map<Integer, List<PciAddress>> groups = new HashMap<>();
+        byAddress.forEach((a, name) -> {
+            PciDevice d = scan.read(a, name);
+            devices.add(d);
+            if (d.iommuGroup() != null) {
+                groups.computeIfAbsent(d.iommuGroup(), g -> new ArrayList<>(2)).add(a);
+            }
+        });
+        // Peers from the functions' own links: the same membership the group directories list, without listing them.
+        for (int i = 0; i < devices.size(); i++) {
+            PciDevice d = devices.get(i);
+            if (d.iommuGroup() != null) {
+                List<PciAddress> members = groups.get(d.iommuGroup());
+                if (members.size() > 1) {
+                    List<PciAddress> peers = new ArrayList<>(members);
+                    peers.remove(d.address());
+                    devices.set(i, d.withIommuGroupPeers(peers));
+                }
+            }
+        }
         return new PciInventory(devices, warnings);
     }
 
     /** Reads one function, or empty when sysfs has no entry for it. */
     public Optional<PciDevice> read(PciAddress address) {
         String name = address.toString();
-        String link = devicesDir + "/" + name;
-        if (io.readlink(link) == null && io.lastError() == SysfsIo.ENOENT) {
+        if (io.readlink(devicesDir + "/" + name) == null && io.lastError() == SysfsIo.ENOENT) {
             return Optional.empty();
         }
-        return Optional.of(new Scan().read(address, name));
+        return Optional.of(new Scan(true).read(address, name));
     }
 
-    /** State of one scan: buffers and the IOMMU group memberships read so far. */
+    /** State of one scan: buffers and what was learnt about the host so far. */
     private final class Scan {
-        private final byte[] buf = new byte[4097]; // config (4096) fits with room to see it is complete
-        private final Map<Integer, List<PciAddress>> groups = new HashMap<>();
+        private final byte[] buf = new byte[4096];
+        private final boolean listGroups;
         private Boolean iommuPresent;
+
+        Scan(boolean listGroups) {
+            this.listGroups = listGroups;
+        }
 
         PciDevice read(PciAddress address, String name) {
             return new DeviceRead(this, address, name).read();
         }
 
-        boolean iommuPresent() {
-            if (iommuPresent == null) {
-                iommuPresent = new java.io.File(iommuGroupsDir).isDirectory();
-            }
-            return iommuPresent;
+        private final Map<Integer, Boolean> groupExists = new HashMap<>();
+
+        /** One stat per distinct group in a scan, so a dangling iommu_group link is caught. */
+        boolean groupExists(int group) {
+            return groupExists.computeIfAbsent(group, g -> new File(iommuGroupsDir + "/" + g + "/devices").isDirectory());
         }
 
-        /** Members of a group, or null (with a warning) when its directory cannot be listed. */
-        List<PciAddress> groupMembers(int group, List<String> warnings) {
-            List<PciAddress> cached = groups.get(group);
-            if (cached != null) {
-                return cached;
+        boolean iommuPresent() {
+            if (iommuPresent == null) {
+                iommuPresent = new File(iommuGroupsDir).isDirectory();
             }
-            String dir = iommuGroupsDir + "/" + group + "/devices";
-            String[] names = io.list(dir);
-            List<PciAddress> members = new ArrayList<>();
-            if (names == null) {
-                warnings.add("iommu_group names group " + group + ", but " + dir + " cannot be listed: "
-                        + SysfsIo.describe(io.lastError()));
-                return null; // not cached: each member gets its own warning
-            } else {
-                for (String n : names) {
-                    PciAddress a = PciAddress.parseOrNull(n);
-                    if (a != null) {
-                        members.add(a);
-                    }
-                }
-                Collections.sort(members);
-            }
-            groups.put(group, members);
-            return members;
+            return iommuPresent;
         }
     }
 
@@ -173,9 +177,11 @@ public final class SysfsPciReader {
         private final byte[] buf;
         private final List<String> warnings = new ArrayList<>(2);
         private String dir;
-        private Set<String> present = Set.of();
+        private SysfsIo.Dir handle;
         private boolean gone;
+        private boolean linkAbsent; // the last linkTarget() found no such link
 
+        private byte[] configBytes;
         private Integer vendor;
         private Integer device;
         private Integer pciClass;
@@ -204,16 +210,21 @@ public final class SysfsPciReader {
         }
 
         PciDevice read() {
-            // 1. find the device's own directory under sys/devices (gives the bridge chain), 2. list it once,
-            // 3. read what is present. Each step may find the device gone; later steps are then skipped.
-            if (locate() && listDirectory()) {
-                hook.afterListing(address, dir);
-                readConfig();
-                readIdentity();
-                readBinding();
-                readIommu();
-                readSriov();
-                readReset();
+            // 1. find the device's own directory under sys/devices (gives the bridge chain), 2. open it,
+            // 3. read the attributes. The device may vanish at any step; the rest is then skipped.
+            if (locate() && openDirectory()) {
+                try {
+                    hook.afterOpen(address, dir);
+                    readConfig();
+                    readIdentity();
+                    readBinding();
+                    readIommu();
+                    readSriov();
+                    readReset();
+                    checkGone(); // optional files found absent may have been a device going away
+                } finally {
+                    handle.close();
+                }
             }
             return new PciDevice(address, vendor, device, pciClass, subsystemVendor, subsystemDevice, revision,
                     driver, driverOverride, iommuGroup, peers, numaNode, parents, totalVfs, numVfs, virtfns, physfn,
@@ -255,6 +266,9 @@ public final class SysfsPciReader {
             if (!parts[last].equals(name)) {
                 warnings.add(link + " resolves to " + below + ", whose last component is not " + name);
             }
+            if (last == 1) {
+                return List.of(); // on a root bus: the common case
+            }
             List<PciAddress> chain = new ArrayList<>(last);
             for (int i = 0; i < last; i++) {
                 PciAddress a = PciAddress.parseOrNull(parts[i]);
@@ -268,18 +282,17 @@ public final class SysfsPciReader {
             return chain;
         }
 
-        private boolean listDirectory() {
-            String[] names = io.list(dir);
-            if (names == null) {
+        private boolean openDirectory() {
+            handle = io.open(dir);
+            if (handle == null) {
                 int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {
                     vanished(dir + " is gone");
                 } else {
-                    warnings.add("cannot list device directory " + dir + ": " + SysfsIo.describe(e));
+                    warnings.add("cannot open device directory " + dir + ": " + SysfsIo.describe(e));
                 }
                 return false;
             }
-            present = new HashSet<>(Arrays.asList(names));
             return true;
         }
 
@@ -290,47 +303,50 @@ public final class SysfsPciReader {
             }
         }
 
-        /**
-         * Reads a present attribute into {@code buf}; returns its length or -1 (with a warning) on failure.
-         * A missing file after the listing showed it means the device went away.
-         */
-        private int readFile(String attr) {
-            return readFile(attr, false);
+        /** After a file was not found: was it the whole device that went? (slow path only) */
+        private boolean checkGone() {
+            if (!gone && !new File(dir).isDirectory()) {
+                vanished(dir + " is gone");
+            }
+            return gone;
         }
 
+        /**
+         * Reads an attribute into {@code buf}; returns its length, or -1 when it does not exist (no warning: the
+         * caller knows whether it is optional), or -2 after warning about any other failure.
+         */
         private int readFile(String attr, boolean config) {
             if (gone) {
-                return -1;
+                return -2;
             }
-            String path = dir + "/" + attr;
-            int n = config ? io.readConfig(path, buf) : io.read(path, buf);
+            int n = config ? handle.readConfig(attr, buf) : handle.read(attr, buf);
             if (n >= 0) {
                 return n;
             }
             if (-n == SysfsIo.ENOENT || -n == SysfsIo.ENODEV) {
-                if (!new java.io.File(dir).isDirectory()) {
-                    vanished(dir + " is gone");
-                    return -1;
-                }
+                return -1; // absent; whether the whole device went is checked by callers of required files and at the end
             }
             warnings.add("cannot read " + attr + ": " + SysfsIo.describe(-n));
-            return -1;
+            return -2;
         }
 
-        private String readText(String attr) {
-            int n = readFile(attr);
+        /** Text of an attribute, stripped; null when missing (see {@link #readFile}). */
+        private String readText(String attr, boolean optional) {
+            int n = readFile(attr, false);
+            if (n == -1 && !optional && !checkGone()) {
+                warnings.add(attr + ": missing");
+            }
             return n < 0 ? null : new String(buf, 0, n, StandardCharsets.US_ASCII).strip();
         }
 
         private void readConfig() {
-            if (!present.contains("config")) {
-                warnings.add("no config file; capabilities unknown");
-                return;
-            }
             int n = readFile("config", true);
+            if (n == -1 && !checkGone()) {
+                warnings.add("no config file; capabilities unknown");
+            }
             if (n >= 0) {
-                lastConfig = Arrays.copyOf(buf, n);
-                config = ConfigSpace.parse(lastConfig);
+                configBytes = Arrays.copyOf(buf, Math.min(n, 0x40)); // the header, for attribute fallbacks
+                config = ConfigSpace.parse(buf, n);
                 for (String p : config.problems()) {
                     warnings.add("config: " + p);
                 }
@@ -338,7 +354,7 @@ public final class SysfsPciReader {
         }
 
         private void readIdentity() {
-            byte[] cfg = configBytes();
+            byte[] cfg = configBytes;
             vendor = hexAttr("vendor", 4, cfg, 0x00, 2);
             device = hexAttr("device", 4, cfg, 0x02, 2);
             pciClass = hexAttr("class", 6, cfg, 0x09, 3);
@@ -346,42 +362,38 @@ public final class SysfsPciReader {
             boolean type0 = cfg != null && cfg.length >= 0x30 && (cfg[0x0e] & 0x7f) == 0;
             subsystemVendor = hexAttr("subsystem_vendor", 4, type0 ? cfg : null, 0x2c, 2);
             subsystemDevice = hexAttr("subsystem_device", 4, type0 ? cfg : null, 0x2e, 2);
-            if (present.contains("numa_node")) {
-                String t = readText("numa_node");
-                Integer v = t == null ? null : decimal(t);
-                if (t != null && v == null) {
+            String t = readText("numa_node", true);
+            if (t != null) {
+                Integer v = decimal(t);
+                if (v == null) {
                     warnings.add("numa_node: unexpected content '" + printable(t) + "' (expected a decimal number)");
-                } else if (v != null && v >= 0) {
+                } else if (v >= 0) {
                     numaNode = v;
                 }
             }
         }
 
-        private byte[] lastConfig;
-
-        private byte[] configBytes() {
-            return lastConfig;
-        }
-
         /**
          * Reads a {@code 0x…} attribute; on failure falls back to config space bytes (little endian) when
-         * available, saying so.
+         * available, saying so. (Not for VFs' vendor/device: their config registers read ffff, which the fallback
+         * would then report, flagged by the warning.)
          */
         private Integer hexAttr(String attr, int digits, byte[] cfg, int cfgOffset, int cfgBytes) {
+            int n = readFile(attr, false);
             String why;
-            if (!present.contains(attr)) {
+            if (n == -1 && checkGone()) {
+                return null;
+            } else if (n == -1) {
                 why = "missing";
+            } else if (n < 0) {
+                why = "unreadable";
             } else {
-                String t = readText(attr);
-                if (t == null) {
-                    why = "unreadable";
-                } else {
-                    Integer v = hex(t, digits);
-                    if (v != null) {
-                        return v;
-                    }
-                    why = "unexpected content '" + printable(t) + "' (expected 0x followed by up to " + digits + " hex digits)";
+                String t = new String(buf, 0, n, StandardCharsets.US_ASCII).strip();
+                Integer v = hex(t, digits);
+                if (v != null) {
+                    return v;
                 }
+                why = "unexpected content '" + printable(t) + "' (expected 0x followed by up to " + digits + " hex digits)";
             }
             if (gone) {
                 return null;
@@ -399,22 +411,17 @@ public final class SysfsPciReader {
         }
 
         private void readBinding() {
-            if (present.contains("driver")) {
-                String t = linkTarget("driver");
-                if (t != null) {
-                    String base = basename(t);
-                    if (!"drivers".equals(basename(parent(t)))) {
-                        warnings.add("driver link points to '" + t + "', not into bus/pci/drivers; driver unknown");
-                    } else {
-                        driver = base;
-                    }
+            String t = linkTarget("driver");
+            if (t != null) {
+                if (!"drivers".equals(basename(parent(t)))) {
+                    warnings.add("driver link points to '" + t + "', not into bus/pci/drivers; driver unknown");
+                } else {
+                    driver = basename(t);
                 }
             }
-            if (present.contains("driver_override")) {
-                String t = readText("driver_override");
-                if (t != null && !t.isEmpty() && !t.equals("(null)")) {
-                    driverOverride = t;
-                }
+            String o = readText("driver_override", true);
+            if (o != null && !o.isEmpty() && !o.equals("(null)")) {
+                driverOverride = o;
             }
         }
 
@@ -422,7 +429,11 @@ public final class SysfsPciReader {
             if (gone) {
                 return;
             }
-            if (!present.contains("iommu_group")) {
+            String t = linkTarget("iommu_group");
+            if (t == null) {
+                if (gone || !linkAbsent) {
+                    return; // vanished, or unreadable (warned)
+                }
                 if (scan.iommuPresent()) {
                     warnings.add("not in any IOMMU group (no iommu_group link); cannot be passed through");
                 } else {
@@ -431,78 +442,89 @@ public final class SysfsPciReader {
                 }
                 return;
             }
-            String t = linkTarget("iommu_group");
-            if (t == null) {
-                return;
-            }
             Integer g = decimal(basename(t));
             if (g == null || g < 0 || !"iommu_groups".equals(basename(parent(t)))) {
                 warnings.add("iommu_group link points to '" + t + "', not to kernel/iommu_groups/<N>");
                 return;
             }
-            List<PciAddress> members = scan.groupMembers(g, warnings);
-            if (members == null) {
-                return; // the group the link names does not exist (warned): treat as no group, as lspci does
+            String groupDir = iommuGroupsDir + "/" + g + "/devices";
+            if (!scan.listGroups) {
+                if (!scan.groupExists(g)) {
+                    // lspci resolves the link and so sees no group either
+                    warnings.add("iommu_group names group " + g + ", but " + groupDir + " does not exist");
+                    return;
+                }
+                iommuGroup = g;
+                return;
+            }
+            String[] names = io.list(groupDir);
+            if (names == null) {
+                warnings.add("iommu_group names group " + g + ", but " + groupDir + " cannot be listed: "
+                        + SysfsIo.describe(io.lastError()));
+                return; // a group that does not exist: no group, as lspci (which resolves the link) sees it
             }
             iommuGroup = g;
-            if (!members.contains(address)) {
-                warnings.add("IOMMU group " + g + " does not list this function among its devices");
-            }
-            List<PciAddress> others = new ArrayList<>(members.size());
-            for (PciAddress m : members) {
-                if (!m.equals(address)) {
-                    others.add(m);
+            List<PciAddress> others = new ArrayList<>(names.length);
+            boolean self = false;
+            for (String n : names) {
+                PciAddress a = PciAddress.parseOrNull(n);
+                if (a != null && a.equals(address)) {
+                    self = true;
+                } else if (a != null) {
+                    others.add(a);
                 }
             }
+            if (!self) {
+                warnings.add("IOMMU group " + g + " does not list this function among its devices");
+            }
+            Collections.sort(others);
             peers = others;
         }
 
         private void readSriov() {
-            if (present.contains("sriov_totalvfs")) {
-                totalVfs = decimalAttr("sriov_totalvfs");
-            }
-            if (present.contains("sriov_numvfs")) {
+            totalVfs = decimalAttr("sriov_totalvfs");
+            if (totalVfs != null) {
                 numVfs = decimalAttr("sriov_numvfs");
             }
-            if (present.contains("physfn")) {
-                physfn = linkedAddress("physfn");
+            String p = linkTarget("physfn");
+            if (p != null) {
+                physfn = addressOf("physfn", p);
             }
-            TreeMap<Integer, PciAddress> vfs = null;
-            for (String n : present) {
-                if (n.startsWith("virtfn") && n.length() > 6) {
-                    Integer index = decimal(n.substring(6));
-                    if (index == null) {
-                        continue;
-                    }
-                    PciAddress vf = linkedAddress(n);
-                    if (vf != null) {
-                        if (vfs == null) {
-                            vfs = new TreeMap<>();
-                        }
-                        vfs.put(index, vf);
-                    }
+            if (totalVfs == null && numVfs == null) {
+                return;
+            }
+            // The kernel numbers virtfn links 0..numvfs-1 without gaps; probe until the first missing one.
+            List<PciAddress> vfs = new ArrayList<>();
+            for (int i = 0; i < 0x10000 && !gone; i++) {
+                String t = linkTarget("virtfn" + i);
+                if (t == null) {
+                    break;
+                }
+                PciAddress vf = addressOf("virtfn" + i, t);
+                if (vf != null) {
+                    vfs.add(vf);
                 }
             }
-            if (vfs != null) {
-                virtfns = new ArrayList<>(vfs.values());
-            }
-            if (numVfs != null && numVfs != virtfns.size() && !gone) {
-                warnings.add("sriov_numvfs is " + numVfs + " but " + virtfns.size() + " virtfn links exist");
+            virtfns = vfs;
+            if (numVfs != null && numVfs != vfs.size() && !gone) {
+                warnings.add("sriov_numvfs is " + numVfs + " but " + vfs.size() + " virtfn links exist");
             }
         }
 
         private void readReset() {
-            resettable = present.contains("reset");
-            if (present.contains("reset_method")) {
-                String t = readText("reset_method");
-                if (t != null && !t.isEmpty()) {
-                    resetMethods = List.of(t.split("\\s+"));
-                }
+            if (gone) {
+                return;
+            }
+            resettable = handle.exists("reset");
+            String t = readText("reset_method", true);
+            if (t != null && !t.isEmpty()) {
+                resetMethods = List.of(t.split("\\s+"));
             }
         }
 
+        /** A non-negative decimal attribute, null when absent or (with a warning) malformed. */
         private Integer decimalAttr(String attr) {
-            String t = readText(attr);
+            String t = readText(attr, true);
             if (t == null) {
                 return null;
             }
@@ -514,15 +536,17 @@ public final class SysfsPciReader {
             return v;
         }
 
+        /** Target of a link in the device directory; null when absent (silently) or unreadable (with a warning). */
         private String linkTarget(String attr) {
             if (gone) {
                 return null;
             }
-            String t = io.readlink(dir + "/" + attr);
+            String t = handle.readlink(attr);
+            linkAbsent = false;
             if (t == null) {
                 int e = io.lastError();
-                if (e == SysfsIo.ENOENT && !new java.io.File(dir).isDirectory()) {
-                    vanished(dir + " is gone");
+                if (e == SysfsIo.ENOENT) {
+                    linkAbsent = true;
                 } else {
                     warnings.add("cannot read link " + attr + ": " + SysfsIo.describe(e));
                 }
@@ -530,20 +554,16 @@ public final class SysfsPciReader {
             return t;
         }
 
-        private PciAddress linkedAddress(String attr) {
-            String t = linkTarget(attr);
-            if (t == null) {
-                return null;
-            }
-            PciAddress a = PciAddress.parseOrNull(basename(t));
+        private PciAddress addressOf(String attr, String target) {
+            PciAddress a = PciAddress.parseOrNull(basename(target));
             if (a == null) {
-                warnings.add(attr + " link points to '" + t + "', which does not name a PCI function");
+                warnings.add(attr + " link points to '" + target + "', which does not name a PCI function");
             }
             return a;
         }
     }
 
-    /** Lexical resolution of a relative link target against the link's directory. */
+    /** Lexical resolution of a link target against the link's directory (no file-system access). */
     static String resolve(String baseDir, String target) {
         if (target.startsWith("/")) {
             return Path.of(target).normalize().toString();

@@ -181,6 +181,57 @@ class SysfsPciReaderTest {
 
     @ParameterizedTest
     @MethodSource("ios")
+    void danglingIommuGroupLinkMeansNoGroup(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        TinySysfs.link(t.dir(VF1).resolve("iommu_group"), t.root().resolve("sys/kernel/iommu_groups/99"));
+        SysfsPciReader r = reader(t.root(), io);
+        for (PciDevice vf : List.of(find(r.scan(), VF1), r.read(VF1).orElseThrow())) {
+            assertNull(vf.iommuGroup());
+            assertTrue(vf.warnings().get(0).contains("names group 99"), vf.warnings().toString());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void scanPeersFromLinksEqualSingleReadPeersFromGroupDirectories(SysfsIo io) {
+        Map<PciAddress, PciDumps.Entry> asus = PciDumps.read(PciDumps.dumpDir().resolve("tree-asus-p6t6"));
+        TinySysfs t = TinySysfs.fromDump(tmp.resolve("asus"), asus);
+        // Group functions of one slot together, as many chipsets do.
+        Map<Integer, List<PciAddress>> slots = new java.util.TreeMap<>();
+        asus.keySet().forEach(a -> slots.computeIfAbsent(a.bus() << 5 | a.device(), k -> new java.util.ArrayList<>()).add(a));
+        int g = 0;
+        for (List<PciAddress> members : slots.values()) {
+            t.iommuGroup(g++, members.toArray(PciAddress[]::new));
+        }
+        SysfsPciReader r = reader(t.root(), io);
+        int withPeers = 0;
+        for (PciDevice d : r.scan().devices()) {
+            PciDevice single = r.read(d.address()).orElseThrow();
+            assertEquals(single.iommuGroup(), d.iommuGroup());
+            assertEquals(single.iommuGroupPeers(), d.iommuGroupPeers(), d.address().toString());
+            withPeers += d.iommuGroupPeers().isEmpty() ? 0 : 1;
+        }
+        assertTrue(withPeers >= 10, "tree-asus-p6t6 has multi-function slots");
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void busEntryThatIsADirectoryIsReadWithoutBridgeChain(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        Path entry = t.root().resolve("sys/bus/pci/devices").resolve(VF1.toString());
+        Files.delete(entry);
+        Files.createDirectory(entry);
+        Files.copy(t.dir(VF1).resolve("config"), entry.resolve("config"));
+        Files.copy(t.dir(VF1).resolve("vendor"), entry.resolve("vendor"));
+        PciDevice vf = find(reader(t.root(), io).scan(), VF1);
+        assertEquals(0x8086, vf.vendor());
+        assertTrue(vf.warnings().get(0).contains("is not a symlink into sys/devices"), vf.warnings().toString());
+        assertTrue(vf.warnings().contains("device: unreadable; using the value from config space")
+                || vf.warnings().contains("device: missing; using the value from config space"), vf.warnings().toString());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
     void hotUnplugBetweenEnumerationAndRead(SysfsIo io) {
         TinySysfs t = sriovHost();
         SysfsPciReader r = new SysfsPciReader(t.root(), io, new SysfsPciReader.ScanHook() {
@@ -209,7 +260,7 @@ class SysfsPciReaderTest {
         TinySysfs t = sriovHost();
         SysfsPciReader r = new SysfsPciReader(t.root(), io, new SysfsPciReader.ScanHook() {
             @Override
-            public void afterListing(PciAddress address, String deviceDir) {
+            public void afterOpen(PciAddress address, String deviceDir) {
                 if (address.equals(PF)) {
                     deleteTree(Path.of(deviceDir));
                 }
