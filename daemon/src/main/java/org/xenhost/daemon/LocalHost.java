@@ -2,12 +2,14 @@ package org.xenhost.daemon;
 
 import org.xenhost.emulator.EmulatedLibxl;
 import org.xenhost.emulator.HostSettings;
+import org.xenhost.hostdev.DeviceVerdict;
 import org.xenhost.hostdev.HostCriticalDevices;
 import org.xenhost.hostdev.HostdevManager;
 import org.xenhost.hostdev.StepHook;
 import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.jna.NativeLibxl;
+import org.xenhost.pci.PciAddress;
 import org.xenhost.pci.SysfsPciReader;
 
 import java.io.IOException;
@@ -20,6 +22,7 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -64,7 +67,7 @@ public final class LocalHost implements AutoCloseable {
             }
             return start(native_, root, state, HostCriticalDevices.Sources.ofHost(root));
         }
-        Path hostDir = state.resolve("emulated").resolve(root.getFileName() + "-" + hash(root));
+        Path hostDir = emulatedHostDir(root, state);
         Path tree = hostDir.resolve("sysfs");
         if (!Files.isDirectory(tree)) {
             copyTree(root, tree);
@@ -75,10 +78,45 @@ public final class LocalHost implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot open the emulated Xen host in " + hostDir + ": " + e.getMessage(), e);
         }
-        // the emulated host's mount table and routes, if a test put them beside its sysfs (else none are critical)
-        HostCriticalDevices.Sources critical = new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"),
-                tree.resolve("proc/net/route"), tree.resolve("proc/net/ipv6_route"));
-        return start(emulated, tree, hostDir, critical);
+        return start(emulated, tree, hostDir, emulatedCritical(tree));
+    }
+
+    /**
+     * The sysfs root a read-only command should read for {@code sysfsRoot}: this machine's, or for a fixture tree
+     * the emulated host's working copy once one exists (so {@code pci list} shows what the pool commands did).
+     */
+    public static Path effectiveRoot(Path sysfsRoot, Path stateDir) throws NoSuchAlgorithmException {
+        Path root = sysfsRoot.toAbsolutePath().normalize();
+        if (root.equals(Path.of("/"))) {
+            return root;
+        }
+        Path tree = emulatedHostDir(root, stateDir).resolve("sysfs");
+        return Files.isDirectory(tree) ? tree : root;
+    }
+
+    /**
+     * Per device: could it be given to a guest now, why not, who owns it. Read-only (sysfs and the journal as they
+     * are; nothing is opened for writing, no libxl), so it works on any host.
+     */
+    public static Map<PciAddress, DeviceVerdict> verdicts(Path sysfsRoot, Path stateDir) throws Exception {
+        Path root = sysfsRoot.toAbsolutePath().normalize();
+        if (root.equals(Path.of("/"))) {
+            return HostdevManager.verdicts(root, stateDir.toAbsolutePath().normalize(),
+                    HostCriticalDevices.Sources.ofHost(root));
+        }
+        Path hostDir = emulatedHostDir(root, stateDir);
+        Path tree = effectiveRoot(root, stateDir);
+        return HostdevManager.verdicts(tree, hostDir, emulatedCritical(tree));
+    }
+
+    private static Path emulatedHostDir(Path root, Path stateDir) throws NoSuchAlgorithmException {
+        return stateDir.toAbsolutePath().normalize().resolve("emulated").resolve(root.getFileName() + "-" + hash(root));
+    }
+
+    /** The emulated host's mount table and routes, if a test put them beside its sysfs (else none are critical). */
+    private static HostCriticalDevices.Sources emulatedCritical(Path tree) {
+        return new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"), tree.resolve("proc/net/route"),
+                tree.resolve("proc/net/ipv6_route"));
     }
 
     private static LocalHost start(Libxl libxl, Path root, Path state, HostCriticalDevices.Sources critical)
