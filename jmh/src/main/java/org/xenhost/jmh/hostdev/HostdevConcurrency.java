@@ -19,6 +19,7 @@ import org.xenhost.fixtures.Fixtures;
 import org.xenhost.hostdev.HostCriticalDevices;
 import org.xenhost.hostdev.HostdevManager;
 import org.xenhost.hostdev.StepHook;
+import org.xenhost.libxl.Libxl;
 import org.xenhost.pci.PciAddress;
 import org.xenhost.pci.PciDevice;
 import org.xenhost.pci.SysfsPciReader;
@@ -68,6 +69,14 @@ public class HostdevConcurrency {
     @Param("/dev/shm")
     public String workDir;
 
+    /**
+     * {@code kernel}: the emulated kernel sleeps each reset (inside the emulator's PCI lock, as it is written
+     * today). {@code outsideLock}: control; the emulator resets instantly and {@link ResetOutsideLockLibxl} spends
+     * the same time per reset outside that lock, which shows what the manager itself serialises.
+     */
+    @Param({"kernel", "outsideLock"})
+    public String resetIn;
+
     private Path dir;
     private EmulatedLibxl libxl;
     private HostdevManager manager;
@@ -80,9 +89,11 @@ public class HostdevConcurrency {
         Path tree = dir.resolve("sysfs");
         // 19 functions per root port (port, 2 PFs, 16 VFs): enough ports for the VFs asked for
         Fixtures.largeTree(tree, 1 + 19 * ((devices + 15) / 16));
+        boolean inKernel = resetIn.equals("kernel");
         libxl = EmulatedLibxl.open(dir.resolve("xen"), tree,
-                HostSettings.DEFAULT.withResetLatency(Duration.ofMillis(resetMillis)));
-        manager = HostdevManager.start(libxl, tree, dir.resolve("state"),
+                HostSettings.DEFAULT.withResetLatency(Duration.ofMillis(inKernel ? resetMillis : 0)));
+        Libxl used = inKernel ? libxl : new ResetOutsideLockLibxl(libxl, resetMillis);
+        manager = HostdevManager.start(used, tree, dir.resolve("state"),
                 new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"), null, null), StepHook.NONE);
         vfs = new ArrayList<>();
         for (PciDevice d : new SysfsPciReader(tree).scan().devices()) {
