@@ -16,7 +16,9 @@ import java.util.UUID;
  * @param maxMemoryKb    its ceiling ({@code max_memkb})
  * @param vcpus          online vCPUs ({@code vcpu_online})
  * @param cpuTimeNs      CPU time consumed, nanoseconds
- * @param type           PV, PVH or HVM
+ * @param type           as libxl_dominfo reports it: {@link DomainType#HVM} for HVM <em>and</em> PVH guests (Xen flags
+ *                       both as HVM containers), {@link DomainType#PV} otherwise; the configured type is
+ *                       {@code c_info.type} in the domain's configuration JSON
  */
 public record DomainInfo(int domid, UUID uuid, String name, DomainState state, ShutdownReason shutdownReason,
                          long currentMemoryKb, long maxMemoryKb, int vcpus, long cpuTimeNs, DomainType type) {

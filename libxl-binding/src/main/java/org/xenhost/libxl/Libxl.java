@@ -83,8 +83,10 @@ public interface Libxl extends AutoCloseable {
     void resume(int domid) throws LibxlException;
 
     /**
-     * Renames a domain ({@code libxl_domain_rename}). {@code oldName} guards against a concurrent rename: if it
-     * is not null and the domain is not called that, libxl fails with {@link LibxlError#INVAL}.
+     * Renames a domain ({@code libxl_domain_rename}, one xenstore transaction). {@code oldName} guards against a
+     * concurrent rename: if it is not null and the domain is not called that, libxl fails with
+     * {@link LibxlError#FAIL} ("racing ?"). A name another domain already has fails with {@link LibxlError#INVAL};
+     * renaming a domain to its own name succeeds.
      */
     void rename(int domid, String oldName, String newName) throws LibxlException;
 
@@ -95,6 +97,9 @@ public interface Libxl extends AutoCloseable {
      * {@code target}: exactly the stream, from its header to its END record; the target is neither closed
      * nor flushed beyond the last write. Returns when the stream is complete; the domain is then suspended
      * (state {@link DomainState#SUSPENDED}): destroy it (migration done) or {@link #resume} it (failure).
+     * Writes to {@code target} block as the channel does, which is the backpressure of a migration; to abort a
+     * save in progress, close the target from another thread: the next write fails, the stream breaks and this
+     * call returns with an error (the domain may be left paused or suspended: resume it).
      *
      * @param live     pre-copy while the guest runs (LIBXL_SUSPEND_LIVE); otherwise pause first, copy once
      * @param debug    add the VERIFY record and re-send memory so the receiver can compare (LIBXL_SUSPEND_DEBUG)
@@ -106,11 +111,17 @@ public interface Libxl extends AutoCloseable {
     void suspend(int domid, WritableByteChannel target, boolean live, boolean debug, ProgressListener progress)
             throws LibxlException;
 
+    /** {@link #suspend(int, WritableByteChannel, boolean, boolean, ProgressListener)} without progress reports. */
+    default void suspend(int domid, WritableByteChannel target, boolean live, boolean debug) throws LibxlException {
+        suspend(domid, target, live, debug, ProgressListener.NONE);
+    }
+
     /**
      * Creates a domain from a configuration (libxl JSON) and a saved stream read from {@code source}
      * ({@code libxl_domain_create_restore}). The source should end where the stream ends: an implementation
      * may read ahead (the native one pumps the source into a kernel pipe), so bytes after the stream's END
-     * record are not left in the channel. On failure no domain is left behind.
+     * record are not left in the channel. A source that ends early or is closed from another thread (to abort)
+     * makes the restore fail. On failure no domain is left behind.
      *
      * @param streamVersion must be {@link #STREAM_VERSION} (2); libxl's legacy v1 conversion is not supported
      * @param paused        leave the restored domain paused (migration: unpause after the handshake);

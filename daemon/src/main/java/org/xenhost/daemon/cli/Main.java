@@ -14,7 +14,7 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {
-            PciCommand.class, HostCommand.class,
+                PciCommand.class, HostCommand.class, XlCommand.class,
                 DeviceCommands.Attach.class, DeviceCommands.Detach.class,
         })
 public final class Main implements Runnable {

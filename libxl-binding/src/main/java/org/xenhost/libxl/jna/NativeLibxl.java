@@ -130,7 +130,7 @@ public final class NativeLibxl implements Libxl {
     }
 
     /** Runs a call while the context is open; close() waits for running calls. */
-    private <T> T open(Call<T> c) throws LibxlException {
+    private <T> T whileOpen(Call<T> c) throws LibxlException {
         lifetime.readLock().lock();
         try {
             if (closed) {
@@ -167,7 +167,7 @@ public final class NativeLibxl implements Libxl {
 
     @Override
     public HostInfo hostInfo() throws LibxlException {
-        return open(() -> {
+        return whileOpen(() -> {
             long mark = log.mark();
             Pointer vp = xl.libxl_get_version_info(ctx);
             if (vp == null) {
@@ -192,7 +192,7 @@ public final class NativeLibxl implements Libxl {
 
     @Override
     public List<DomainInfo> listDomains() throws LibxlException {
-        return open(() -> {
+        return whileOpen(() -> {
             long mark = log.mark();
             IntByReference n = new IntByReference();
             Pointer list = xl.libxl_list_domain(ctx, n);
@@ -217,7 +217,7 @@ public final class NativeLibxl implements Libxl {
     @Override
     public DomainInfo domainInfo(int domid) throws LibxlException {
         requireDomid(domid);
-        return open(() -> {
+        return whileOpen(() -> {
             long mark = log.mark();
             DominfoStruct s = new DominfoStruct();
             xl.libxl_dominfo_init(s);
@@ -253,7 +253,7 @@ public final class NativeLibxl implements Libxl {
     @Override
     public int createDomain(String domainConfigJson, boolean paused) throws LibxlException {
         Objects.requireNonNull(domainConfigJson, "domainConfigJson");
-        return open(() -> {
+        return whileOpen(() -> {
             long mark = log.mark();
             // 1. the configuration
             try (DomainConfig config = DomainConfig.fromJson(this, domainConfigJson)) {
@@ -283,7 +283,7 @@ public final class NativeLibxl implements Libxl {
     @Override
     public String domainConfigJson(int domid) throws LibxlException {
         requireDomid(domid);
-        return open(() -> {
+        return whileOpen(() -> {
             long mark = log.mark();
             try (DomainConfig config = DomainConfig.empty(this)) {
                 check(xl.libxl_retrieve_domain_configuration(ctx, domid, config.pointer, SYNC), mark,
@@ -333,7 +333,7 @@ public final class NativeLibxl implements Libxl {
 
     private void simple(int domid, String what, java.util.function.IntSupplier call) throws LibxlException {
         requireDomid(domid);
-        open(() -> {
+        whileOpen(() -> {
             long mark = log.mark();
             check(call.getAsInt(), mark, what + " for domain " + domid);
             return null;
@@ -349,7 +349,7 @@ public final class NativeLibxl implements Libxl {
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(progress, "progress");
         int flags = (live ? XenlightLibrary.LIBXL_SUSPEND_LIVE : 0) | (debug ? XenlightLibrary.LIBXL_SUSPEND_DEBUG : 0);
-        open(() -> {
+        whileOpen(() -> {
             long mark = log.mark();
             // 1. the pipe and its pump into the target
             StreamPump pump = StreamPump.toChannel(target, "save-" + domid);
@@ -385,7 +385,7 @@ public final class NativeLibxl implements Libxl {
             throw new LibxlException(LibxlError.INVAL, "stream version " + streamVersion
                     + " is not supported (only libxl migration stream v2)");
         }
-        return open(() -> {
+        return whileOpen(() -> {
             long mark = log.mark();
             // 1. the configuration, before a byte of the stream is consumed
             try (DomainConfig config = DomainConfig.fromJson(this, domainConfigJson)) {
@@ -452,7 +452,7 @@ public final class NativeLibxl implements Libxl {
 
     @Override
     public List<LibxlDevicePci> assignableList() throws LibxlException {
-        return open(() -> {
+        return whileOpen(() -> {
             IntByReference n = new IntByReference();
             Pointer list = xl.libxl_device_pci_assignable_list(ctx, n);
             // NULL with num 0 is libxl's answer when pciback is not loaded: nothing is assignable
@@ -483,7 +483,7 @@ public final class NativeLibxl implements Libxl {
     @Override
     public List<LibxlDevicePci> pciList(int domid) throws LibxlException {
         requireDomid(domid);
-        return open(() -> {
+        return whileOpen(() -> {
             IntByReference n = new IntByReference();
             Pointer list = xl.libxl_device_pci_list(ctx, domid, n);
             List<LibxlDevicePci> out = readPciArray(list, n.getValue());
@@ -500,7 +500,7 @@ public final class NativeLibxl implements Libxl {
 
     private void withPci(LibxlDevicePci pci, String what, PciCall call) throws LibxlException {
         Objects.requireNonNull(pci, "pci");
-        open(() -> {
+        whileOpen(() -> {
             long mark = log.mark();
             DevicePciStruct s = toStruct(xl, libc, pci);
             try {

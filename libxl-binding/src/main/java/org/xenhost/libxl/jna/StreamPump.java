@@ -94,8 +94,8 @@ public abstract class StreamPump {
                             throw new IOException("writing to libxl's restore pipe failed: errno " + e.getErrorCode());
                         }
                         off += w;
+                        count(w);
                     }
-                    count(n);
                 }
             }
         };

@@ -102,8 +102,12 @@ public final class XenLog implements AutoCloseable {
         listeners.remove(l);
     }
 
-    /** A position in the log, for {@link #errorsSince(long)}. */
+    /**
+     * A position in the log, for {@link #errorsSince(long)}: everything printed before this call is behind it
+     * (the reader is synced first, so an older error is never blamed on the next call).
+     */
     public long mark() {
+        sync();
         synchronized (lock) {
             return linesSeen;
         }
