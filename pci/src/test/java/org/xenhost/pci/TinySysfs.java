@@ -33,6 +33,46 @@ public final class TinySysfs {
         return dirs.get(a);
     }
 
+    /**
+     * An SR-IOV heavy host for ad-hoc timing (jmh/README.md): {@code rootPorts} X58 root ports (tree-asus-p6t6), each
+     * with one 82576 PF (cap-pcie-2) and 30 VFs, drivers bound, every function in its own IOMMU group; 32 functions
+     * per port. {@code mvn -q -pl pci test-compile exec:java -Dexec.classpathScope=test -Dexec.mainClass=org.xenhost.pci.TinySysfs
+     * -Dexec.args="/tmp/bigtree 125"} builds the 4,000-function tree used there.
+     */
+    public static TinySysfs sriovHeavy(Path root, int rootPorts) {
+        TinySysfs t = new TinySysfs(root);
+        byte[] pf = PciDumps.read(PciDumps.dumpDir().resolve("cap-pcie-2")).values().iterator().next().config();
+        byte[] port = PciDumps.read(PciDumps.dumpDir().resolve("tree-asus-p6t6")).get(PciAddress.parse("00:01.0")).config();
+        byte[] vfConfig = java.util.Arrays.copyOf(pf, pf.length);
+        vfConfig[2] = (byte) 0xca;
+        int group = 0;
+        for (int bus = 1; bus <= rootPorts; bus++) {
+            PciAddress rp = new PciAddress(0, 0, bus % 32, bus / 32);
+            t.function(rp, null, port);
+            t.driver(rp, "pcieport").iommuGroup(group++, rp);
+            PciAddress p = new PciAddress(0, bus, 0, 0);
+            t.function(p, rp, pf);
+            t.driver(p, "igb").iommuGroup(group++, p);
+            PciAddress[] vfs = new PciAddress[30];
+            for (int i = 0; i < vfs.length; i++) {
+                vfs[i] = new PciAddress(0, bus, 1 + i / 8, i % 8);
+                t.function(vfs[i], rp, vfConfig);
+                t.driver(vfs[i], "igbvf").iommuGroup(group++, vfs[i]);
+            }
+            t.sriov(p, 30, vfs).reset(p, "flr bus");
+        }
+        return t;
+    }
+
+    /** {@code TinySysfs DIR [ROOT_PORTS]}: writes {@link #sriovHeavy} (default 125 ports = 4,000 functions). */
+    public static void main(String[] args) {
+        if (args.length < 1 || Files.exists(Path.of(args[0]))) {
+            System.err.println("usage: TinySysfs NEW_DIR [ROOT_PORTS (default 125)]; NEW_DIR must not exist");
+            System.exit(2);
+        }
+        sriovHeavy(Path.of(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 125);
+    }
+
     /** Builds every function of a pciutils dump, nesting each behind the bridge whose secondary bus it is on. */
     public static TinySysfs fromDump(Path root, Map<PciAddress, PciDumps.Entry> dump) {
         TinySysfs t = new TinySysfs(root);

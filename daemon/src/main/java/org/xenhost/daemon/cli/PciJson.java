@@ -45,6 +45,8 @@ final class PciJson {
         o.put("flr", d.flr());
         o.put("acs", d.acs());
         o.put("headerType", d.headerType().label());
+        // flr/acs/headerType are only as good as the config bytes read: false here may mean "not seen".
+        o.put("configComplete", d.config() != null && !d.config().truncated());
         ArrayNode resets = o.putArray("resetMethods");
         d.resetMethods().forEach(resets::add);
         ArrayNode w = o.putArray("warnings");
