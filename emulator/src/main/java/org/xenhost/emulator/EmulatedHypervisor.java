@@ -11,7 +11,6 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -324,9 +323,5 @@ public final class EmulatedHypervisor implements AutoCloseable {
                 Files.deleteIfExists(q);
             }
         }
-    }
-
-    Duration resetLatency() {
-        return settings.resetLatency();
     }
 }

@@ -1,6 +1,5 @@
 package org.xenhost.emulator;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -151,7 +150,9 @@ public final class EmulatedLibxl implements Libxl {
             }
         }
         long kb = c.memoryBytes() >> 10;
-        return new DomainInfo(d.domid(), c.uuid(), d.name(), state, reason, kb, kb, c.vcpus(), d.cpuTimeNs(), c.type());
+        // libxl_dominfo flags PVH and HVM alike as HVM containers; the configured type is in the config JSON
+        DomainType reported = c.type() == DomainType.PV ? DomainType.PV : DomainType.HVM;
+        return new DomainInfo(d.domid(), c.uuid(), d.name(), state, reason, kb, kb, c.vcpus(), d.cpuTimeNs(), reported);
     }
 
     /** A listed (not provisional) domain, or DOMAIN_NOTFOUND. */
@@ -386,8 +387,8 @@ public final class EmulatedLibxl implements Libxl {
             d.lock().lock();
             try {
                 if (oldName != null && !oldName.equals(d.name())) {
-                    throw new LibxlException(LibxlError.INVAL, "domain " + domid + " is called '" + d.name()
-                            + "', not '" + oldName + "'");
+                    throw new LibxlException(LibxlError.FAIL, "domain " + domid + " is called '" + d.name()
+                            + "', not '" + oldName + "' (racing ?)");
                 }
                 for (EmulatedDomain other : hv.domains()) {
                     if (other != d && other.name().equals(newName)) {
@@ -595,9 +596,5 @@ public final class EmulatedLibxl implements Libxl {
         if (closed) {
             throw new IllegalStateException("this emulated libxl context is closed");
         }
-    }
-
-    static JsonNode readJson(String s) throws IOException {
-        return JSON.readTree(s);
     }
 }

@@ -37,6 +37,7 @@ class DomainLifecycleTest {
             int c = host.createDomain(TestHosts.config("c", "pvh", 1, 0, 0), false);
             assertEquals(3, c, "Xen's rover moves on");
             assertEquals(DomainType.HVM, host.domainInfo(b).type());
+            assertEquals(DomainType.HVM, host.domainInfo(c).type(), "dominfo reports PVH as HVM, as libxl does");
             assertEquals(LibxlError.DOMAIN_NOTFOUND, assertThrows(LibxlException.class, () -> host.domainInfo(a)).error());
             assertFalse(Files.exists(tmp.resolve("h/domains/1")), "destroy removes the domain's files");
             assertEquals(h0.freeMemoryKb() - 257 * 1024, host.hostInfo().freeMemoryKb());
@@ -69,8 +70,11 @@ class DomainLifecycleTest {
             assertEquals("2d0c1d2e-3c4b-4a6e-9a1b-0c7d8e9f0a1b", i.uuid().toString());
             host.rename(d, "libxl-json", "renamed");
             assertTrue(host.domainConfigJson(d).contains("\"renamed\""));
+            assertEquals(LibxlError.FAIL, assertThrows(LibxlException.class,
+                    () -> host.rename(d, "libxl-json", "again")).error(), "stale old name: racing");
             assertEquals(LibxlError.INVAL, assertThrows(LibxlException.class,
-                    () -> host.rename(d, "libxl-json", "again")).error());
+                    () -> host.rename(d, "renamed", "taken")).error(), "name of another domain");
+            host.rename(d, "renamed", "renamed");
             assertEquals("renamed", host.hypervisor().xenstore().read("/local/domain/" + d + "/name").orElseThrow());
         }
     }
@@ -135,6 +139,66 @@ class DomainLifecycleTest {
             pipe.sink().close();
             assertTrue(reader.get(60, java.util.concurrent.TimeUnit.SECONDS) > 1 << 20);
             assertEquals(DomainState.SUSPENDED, host.domainInfo(a).state());
+        }
+    }
+
+    @Test
+    void closingTheChannelAbortsASaveOrARestore() throws Exception {
+        try (EmulatedLibxl host = TestHosts.open(tmp.resolve("h"))) {
+            int a = host.createDomain(TestHosts.config("abort", "pvh", 64, 1_000_000, 0), false);
+            java.nio.channels.Pipe pipe = java.nio.channels.Pipe.open();
+            java.util.concurrent.CompletableFuture<LibxlException> save = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                    assertThrows(LibxlException.class, () -> host.suspend(a, pipe.sink(), true, false)));
+            TestHosts.sleep(Duration.ofMillis(200));
+            pipe.sink().close();
+            LibxlException e = save.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(LibxlError.FAIL, e.error());
+            host.resume(a);
+            assertEquals(DomainState.RUNNING, host.domainInfo(a).state());
+            long free = host.hostInfo().freeMemoryKb();
+            java.nio.channels.Pipe in = java.nio.channels.Pipe.open();
+            java.util.concurrent.CompletableFuture<LibxlException> restore = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                    assertThrows(LibxlException.class, () -> host.createRestore(
+                            TestHosts.config("incoming", "pvh", 64, 0, 0), in.source(), true)));
+            TestHosts.sleep(Duration.ofMillis(200));
+            in.source().close();
+            assertEquals(LibxlError.FAIL, restore.get(60, java.util.concurrent.TimeUnit.SECONDS).error());
+            assertEquals(2, host.listDomains().size(), "no half-restored domain");
+            assertEquals(free, host.hostInfo().freeMemoryKb());
+        }
+    }
+
+    @Test
+    void destroyDuringASaveEndsTheSaveAndRemovesTheDomain() throws Exception {
+        try (EmulatedLibxl host = TestHosts.open(tmp.resolve("h"))) {
+            int a = host.createDomain(TestHosts.config("doomed", "pvh", 64, 4_000_000, 0), false);
+            long free = host.hostInfo().freeMemoryKb();
+            java.nio.channels.Pipe pipe = java.nio.channels.Pipe.open();
+            java.util.concurrent.CompletableFuture<LibxlException> save = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                    assertThrows(LibxlException.class, () -> host.suspend(a, pipe.sink(), true, false)));
+            TestHosts.sleep(Duration.ofMillis(200));
+            java.util.concurrent.CompletableFuture<Void> destroy = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    host.destroy(a);
+                } catch (LibxlException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            // drain the pipe: the saver's next batch finds the memory released
+            java.util.concurrent.CompletableFuture<Long> drain = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try (var in = java.nio.channels.Channels.newInputStream(pipe.source())) {
+                    return in.transferTo(java.io.OutputStream.nullOutputStream());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertEquals(LibxlError.DOMAIN_DESTROYED, save.get(60, java.util.concurrent.TimeUnit.SECONDS).error());
+            pipe.sink().close();
+            drain.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            destroy.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(1, host.listDomains().size());
+            assertFalse(Files.exists(tmp.resolve("h/domains/" + a)));
+            assertEquals(free + 64 * 1024, host.hostInfo().freeMemoryKb());
         }
     }
 

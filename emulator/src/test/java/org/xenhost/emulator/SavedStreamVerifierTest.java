@@ -31,17 +31,41 @@ class SavedStreamVerifierTest {
     @TempDir
     static Path tmp;
     static EmulatedLibxl host;
+    static EmulatedLibxl other;
     static int counter;
 
     @BeforeAll
     static void open() throws IOException {
         StreamVerifier.script();
         host = TestHosts.open(tmp.resolve("host"));
+        other = TestHosts.open(tmp.resolve("other"));
     }
 
     @AfterAll
     static void close() {
         host.close();
+        other.close();
+    }
+
+    /** Negative control: the same harness rejects a damaged emulator stream, so the checks above can fail. */
+    @org.junit.jupiter.api.Test
+    void theVerifierRejectsADamagedStream() throws Exception {
+        int domid = host.createDomain(TestHosts.config("damaged", "pvh", 1, 0, 0), false);
+        Path file = tmp.resolve("damaged.libxl");
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            host.suspend(domid, out, false, false, ProgressListener.NONE);
+        }
+        StreamVerifier.assertValid(file, "libxl");
+        byte[] s = Files.readAllBytes(file);
+        // the first PAGE_DATA record follows the headers and static records; its first pfn entry gets type 5
+        // (reserved): libxl header 16 + LIBXC_CONTEXT 8 + image 24 + domain 16 + CPUID 8+48 + MSR 8+32 + SDE 8
+        int pageData = 16 + 8 + 24 + 16 + 56 + 40 + 8;
+        assertEquals(1, java.nio.ByteBuffer.wrap(s).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(pageData), "PAGE_DATA");
+        s[pageData + 16 + 7] = 0x50;
+        Files.write(file, s);
+        StreamVerifier.Result r = StreamVerifier.run(file, "libxl");
+        assertEquals(1, r.exit(), r.output());
+        host.destroy(domid);
     }
 
     @ParameterizedTest(name = "{0} MiB {1} live={2} dirty={3}B/s ws={4} debug={5} as -f {6}")
@@ -82,6 +106,17 @@ class SavedStreamVerifierTest {
         StreamVerifier.assertValid(file, format);
         System.out.printf("verify-stream-v2 -f %s: %d MiB %s live=%s debug=%s: %d bytes, %d pages, %d ms%n", format,
                 mib, type, live, debug, Files.size(file), report.pagesSent(), (System.nanoTime() - start) / 1_000_000);
+        if (format.equals("xl")) {
+            // and the save file restores, as xl restore would: header (with the config), then the libxl stream
+            try (FileChannel in = FileChannel.open(file)) {
+                XlSaveHeader header = XlSaveHeader.read(Channels.newInputStream(in));
+                in.position(header.encodedLength());
+                int restored = other.createRestore(header.config(), in, true);
+                assertEquals(host.hypervisor().domain(domid).orElseThrow().memory().digest(),
+                        other.hypervisor().domain(restored).orElseThrow().memory().digest());
+                other.destroy(restored);
+            }
+        }
         host.destroy(domid);
         Files.delete(file);
     }

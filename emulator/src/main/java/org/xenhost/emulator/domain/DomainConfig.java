@@ -95,11 +95,6 @@ public record DomainConfig(String name, UUID uuid, DomainType type, long memoryB
         return new DomainConfig(name, uuid, type, memory, (int) vcpus, rate, working, seed, json);
     }
 
-    /** The same configuration under another name and uuid-preserving JSON (for restore into NAME--incoming). */
-    public DomainConfig withName(String newName) {
-        return new DomainConfig(newName, uuid, type, memoryBytes, vcpus, dirtyRate, workingSet, seed, json);
-    }
-
     private static DomainType parseType(String s) {
         switch (s.trim().toLowerCase(Locale.ROOT)) {
             case "hvm": return DomainType.HVM;

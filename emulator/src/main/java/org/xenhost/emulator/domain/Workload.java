@@ -65,16 +65,18 @@ final class Workload implements AutoCloseable {
         long bytes = Math.min(BOOT_IMAGE_BYTES, memory.bytes());
         byte[] page = new byte[GuestMemory.PAGE_SIZE];
         ByteBuffer view = ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN);
-        memory.lock().lock();
         try (GuestMemory.Pin pin = memory.pin()) {
-            for (long pfn = 0; pfn < bytes >>> GuestMemory.PAGE_SHIFT; pfn++) {
-                for (int i = 0; i < page.length; i += 8) {
-                    view.putLong(i, mix(seed ^ (pfn << 12 | i) ^ 0x5eedL));
+            memory.lock().lock();
+            try {
+                for (long pfn = 0; pfn < bytes >>> GuestMemory.PAGE_SHIFT; pfn++) {
+                    for (int i = 0; i < page.length; i += 8) {
+                        view.putLong(i, mix(seed ^ (pfn << 12 | i) ^ 0x5eedL));
+                    }
+                    memory.writePage(pfn, page, 0);
                 }
-                memory.writePage(pfn, page, 0);
+            } finally {
+                memory.lock().unlock();
             }
-        } finally {
-            memory.lock().unlock();
         }
     }
 

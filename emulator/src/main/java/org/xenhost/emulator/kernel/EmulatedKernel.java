@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -131,7 +130,7 @@ public final class EmulatedKernel {
         Path parent = f.getParent();
         if (f.equals(pci.resolve("drivers_probe"))) {
             driversProbe(f, v);
-        } else if (parent.getParent().equals(drivers)) {
+        } else if (parent.getParent() != null && parent.getParent().equals(drivers)) {
             String driver = parent.getFileName().toString();
             switch (name) {
                 case "bind" -> bind(f, driver, v);
@@ -494,7 +493,4 @@ public final class EmulatedKernel {
         AtomicFiles.write(nativeDriversFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(nativeDrivers));
     }
 
-    static boolean isLink(Path p) {
-        return Files.isSymbolicLink(p) || Files.exists(p, LinkOption.NOFOLLOW_LINKS);
-    }
 }

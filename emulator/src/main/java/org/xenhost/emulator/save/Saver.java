@@ -78,8 +78,12 @@ public final class Saver {
             throw new LibxlException(LibxlError.FAIL, "saving domain " + guest.domid() + ": writing the stream failed at byte "
                     + s.out.offset() + ": " + e.getMessage(), e);
         } catch (IllegalStateException e) {
+            if (!guest.memory().closing()) {
+                throw e;
+            }
             // memory released under us: destroyed during the save
-            throw new LibxlException(LibxlError.DOMAIN_DESTROYED, "saving domain " + guest.domid() + ": " + e.getMessage(), e);
+            throw new LibxlException(LibxlError.DOMAIN_DESTROYED, "saving domain " + guest.domid()
+                    + ": the domain was destroyed during the save", e);
         } finally {
             guest.memory().disableLogDirty();
         }

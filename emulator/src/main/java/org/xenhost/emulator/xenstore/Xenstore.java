@@ -3,7 +3,6 @@ package org.xenhost.emulator.xenstore;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -142,9 +141,5 @@ public final class Xenstore {
     /** A copy of the whole tree (tests, diagnostics). */
     public synchronized Map<String, String> snapshot() {
         return new TreeMap<>(tree);
-    }
-
-    static UncheckedIOException unchecked(IOException e) {
-        return new UncheckedIOException(e);
     }
 }
