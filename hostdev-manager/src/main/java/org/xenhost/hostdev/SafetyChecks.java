@@ -116,6 +116,10 @@ final class SafetyChecks {
         } else if (t != ConfigSpace.HeaderType.ENDPOINT) {
             out.add(new Refusal(d.address(), "is a " + t.label() + " (header type " + t.label()
                     + "), not an endpoint: only endpoint devices can be given to a guest"));
+        } else if (d.pciClass() != null && d.pciClass() >> 8 == 0x0600) {
+            // a host bridge has an endpoint header but is the root complex's own face, not a device
+            out.add(new Refusal(d.address(), "is a host bridge (class 0600): it is part of the root complex, "
+                    + "not a device that can be given to a guest"));
         }
     }
 

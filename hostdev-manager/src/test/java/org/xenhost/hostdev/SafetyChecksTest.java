@@ -97,7 +97,11 @@ class SafetyChecksTest {
         DeviceRefusedException cardbus = assertThrows(DeviceRefusedException.class,
                 () -> m.assignableAdd(PciAddress.parse("1c:03.0"), null, false));
         assertTrue(cardbus.getMessage().contains("0000:1c:03.0 is a cardbus"), cardbus.getMessage());
+        DeviceRefusedException hostBridge = assertThrows(DeviceRefusedException.class,
+                () -> m.assignableAdd(PciAddress.parse("00:00.0"), null, false));
+        assertTrue(hostBridge.getMessage().contains("0000:00:00.0 is a host bridge"), hostBridge.getMessage());
         assertEquals("pcieport", host.driver("0000:00:1c.0"));
+        assertEquals("agpgart-intel", host.driver("0000:00:00.0"));
         assertTrue(m.ownerships().isEmpty());
     }
 
