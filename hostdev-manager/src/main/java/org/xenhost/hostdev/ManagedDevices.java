@@ -75,7 +75,7 @@ final class ManagedDevices {
                 }
             }
             List<Refusal> refusals = new ArrayList<>();
-            for (HostdevSpec spec : new LinkedHashMap<>(invert(byFunction)).keySet()) {
+            for (HostdevSpec spec : invert(byFunction).keySet()) {
                 List<PciDevice> group = new ArrayList<>();
                 for (PciDevice d : devices) {
                     if (byFunction.get(d.address()) == spec) {
