@@ -34,6 +34,8 @@ import java.io.PrintWriter;
                 DomainCommands.DomJobInfo.class,
                 DomainCommands.DomJobAbort.class,
                 PkiCommand.class,
+                DeviceCommands.Attach.class,
+                DeviceCommands.Detach.class,
         })
 public final class Main implements Runnable {
     /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */

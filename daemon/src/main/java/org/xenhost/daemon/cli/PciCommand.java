@@ -2,6 +2,9 @@ package org.xenhost.daemon.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.xenhost.daemon.LocalHost;
+import org.xenhost.hostdev.DeviceVerdict;
 import org.xenhost.pci.PciAddress;
 import org.xenhost.pci.PciClassNames;
 import org.xenhost.pci.PciDevice;
@@ -20,15 +23,18 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code xenhost pci list|show}: the host's PCI functions as sysfs and config space describe them. */
-@Command(name = "pci", description = "Host PCI inventory (read-only).", mixinStandardHelpOptions = true,
-        subcommands = {PciCommand.ListCommand.class, PciCommand.ShowCommand.class})
+@Command(name = "pci", description = "Host PCI inventory and the assignable pool.", mixinStandardHelpOptions = true,
+        subcommands = {PciCommand.ListCommand.class, PciCommand.ShowCommand.class,
+                PciAssignableCommands.Add.class, PciAssignableCommands.Remove.class,
+                PciAssignableCommands.ListPool.class})
 public final class PciCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: list or show");
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "a subcommand is required: list, show, assignable-add, assignable-remove or assignable-list");
     }
 
     /** Options both subcommands share. */
@@ -50,20 +56,43 @@ public final class PciCommand implements Runnable {
         @CommandLine.Mixin
         Source source = new Source();
 
+        @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "${env:XENHOST_STATE_DIR:-/var/lib/xenhost}",
+                description = "state directory whose ownership journal gives the assignable verdicts and owners "
+                        + "(read only); default $XENHOST_STATE_DIR or /var/lib/xenhost")
+        Path stateDir;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
         @Override
         public void run() {
-            PciInventory inv = source.reader().scan();
+            Map<PciAddress, DeviceVerdict> verdicts;
+            PciInventory inv;
+            try {
+                // a fixture tree driven by the emulated host is listed as that host sees it now
+                Path root = LocalHost.effectiveRoot(source.sysfsRoot, stateDir);
+                inv = new SysfsPciReader(root).scan();
+                verdicts = LocalHost.verdicts(source.sysfsRoot, stateDir);
+            } catch (IllegalArgumentException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot judge assignability: " + e.getMessage(), e);
+            }
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             if (source.json) {
                 ArrayNode a = PciJson.MAPPER.createArrayNode();
-                inv.devices().forEach(d -> a.add(PciJson.summary(d)));
+                for (PciDevice d : inv.devices()) {
+                    ObjectNode o = PciJson.summary(d);
+                    DeviceVerdict v = verdicts.get(d.address());
+                    o.put("assignable", v != null && v.assignable());
+                    o.put("assignableReason", v == null ? "vanished while listed" : v.reason());
+                    o.put("owner", v == null ? null : v.owner());
+                    a.add(o);
+                }
                 out.println(pretty(a));
             } else {
-                out.print(table(inv.devices()));
+                out.print(table(inv.devices(), verdicts));
                 printWarnings(err, inv);
             }
             inv.warnings().forEach(w -> err.println("xenhost: warning: " + w));
@@ -111,8 +140,15 @@ public final class PciCommand implements Runnable {
     }
 
     static String table(List<PciDevice> devices) {
+        return table(devices, null);
+    }
+
+    /** The table; with verdicts, a last column ASSIGNABLE: yes, no, or the owning domain's name. */
+    static String table(List<PciDevice> devices, Map<PciAddress, DeviceVerdict> verdicts) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"ADDRESS", "CLASS", "VENDOR:DEVICE", "DRIVER", "IOMMU", "NUMA", "SR-IOV"});
+        rows.add(verdicts == null
+                ? new String[] {"ADDRESS", "CLASS", "VENDOR:DEVICE", "DRIVER", "IOMMU", "NUMA", "SR-IOV"}
+                : new String[] {"ADDRESS", "CLASS", "VENDOR:DEVICE", "DRIVER", "IOMMU", "NUMA", "SR-IOV", "ASSIGNABLE"});
         for (PciDevice d : devices) {
             String sriov = switch (d.sriovRole()) {
                 case PF -> "PF " + (d.sriovNumVfs() == null ? "?" : d.sriovNumVfs()) + "/"
@@ -129,6 +165,14 @@ public final class PciCommand implements Runnable {
                 d.numaNode() == null ? "-" : d.numaNode().toString(),
                 sriov,
             });
+            if (verdicts != null) {
+                DeviceVerdict v = verdicts.get(d.address());
+                String[] r = rows.get(rows.size() - 1);
+                String[] wider = java.util.Arrays.copyOf(r, r.length + 1);
+                wider[r.length] = v == null ? "?" : v.owner() != null ? "owned by " + v.owner()
+                        : v.assignable() ? "yes" : "no";
+                rows.set(rows.size() - 1, wider);
+            }
         }
         int[] width = new int[rows.get(0).length];
         for (String[] r : rows) {

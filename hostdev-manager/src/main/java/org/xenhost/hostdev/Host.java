@@ -1,0 +1,226 @@
+package org.xenhost.hostdev;
+
+import org.xenhost.libxl.DomainInfo;
+import org.xenhost.libxl.Libxl;
+import org.xenhost.libxl.LibxlDevicePci;
+import org.xenhost.libxl.LibxlError;
+import org.xenhost.libxl.LibxlException;
+import org.xenhost.pci.PciAddress;
+import org.xenhost.pci.PciDevice;
+import org.xenhost.pci.PciInventory;
+import org.xenhost.pci.SysfsPciReader;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * What every operation shares: libxl, the sysfs root and its reader, the journal, the device locks, the step hook
+ * and the lookups built on them. Package-private: the operations are the API.
+ */
+final class Host {
+    static final String PCIBACK = "pciback";
+
+    final Libxl libxl;
+    final Path sysfsRoot;
+    final SysfsPciReader reader;
+    final OwnershipJournal journal;
+    final HostCriticalDevices critical;
+    final DeviceLocks locks = new DeviceLocks();
+    final StepHook hook;
+
+    Host(Libxl libxl, Path sysfsRoot, OwnershipJournal journal, HostCriticalDevices critical, StepHook hook) {
+        this.libxl = libxl;
+        this.sysfsRoot = sysfsRoot;
+        this.reader = new SysfsPciReader(sysfsRoot);
+        this.journal = journal;
+        this.critical = critical;
+        this.hook = hook;
+    }
+
+    /** The device as sysfs shows it now. */
+    Optional<PciDevice> device(PciAddress bdf) {
+        return reader.read(bdf);
+    }
+
+    /**
+     * The device, or a refusal naming it.
+     *
+     * @throws IllegalArgumentException if sysfs has no such device
+     */
+    PciDevice require(PciAddress bdf) {
+        return device(bdf).orElseThrow(() -> new IllegalArgumentException("unknown device " + bdf + ": there is no "
+                + sysfsRoot.resolve("sys/bus/pci/devices").resolve(bdf.toString())
+                + " (see `xenhost pci list` for the host's devices)"));
+    }
+
+    PciInventory scan() {
+        return reader.scan();
+    }
+
+    /**
+     * Fails unless pciback is loaded and sysfs can be written: both are checked before anything changes, so the
+     * operator gets the cause rather than a half-done operation.
+     */
+    void requireWritablePciback() throws HostdevException {
+        Path pciback = sysfsRoot.resolve("sys/bus/pci/drivers").resolve(PCIBACK);
+        if (!Files.isDirectory(pciback)) {
+            throw new HostdevException("xen-pciback is not loaded (" + pciback + " does not exist): load it with "
+                    + "`modprobe xen-pciback` and retry; nothing was changed");
+        }
+        Path bind = pciback.resolve("bind");
+        if (!Files.isWritable(bind)) {
+            throw new HostdevException("sysfs is read-only here (" + bind + " cannot be written): PCI devices "
+                    + "cannot be moved; remount sysfs read-write (or run with the privileges to write it); nothing "
+                    + "was changed");
+        }
+    }
+
+    /** libxl's view of a single function. */
+    static LibxlDevicePci pci(PciAddress a) {
+        return LibxlDevicePci.of(a.domain(), a.bus(), a.device(), a.function());
+    }
+
+    static PciAddress address(LibxlDevicePci p) {
+        return new PciAddress(p.domain(), p.bus(), p.dev(), p.func());
+    }
+
+    /**
+     * The domain named by {@code ref}: a domid (digits) or a name.
+     *
+     * @throws IllegalArgumentException for dom0 or a domain libxl does not know
+     */
+    Owner resolveDomain(String ref) throws LibxlException {
+        if (ref == null || ref.isBlank()) {
+            throw new IllegalArgumentException("domain is missing: give a domain name or domid (see `xl list`)");
+        }
+        Optional<DomainInfo> info;
+        if (ref.chars().allMatch(Character::isDigit) && ref.length() < 6) {
+            int domid = Integer.parseInt(ref);
+            try {
+                info = Optional.of(libxl.domainInfo(domid));
+            } catch (LibxlException e) {
+                if (e.error() != LibxlError.DOMAIN_NOTFOUND) {
+                    throw e;
+                }
+                info = Optional.empty();
+            } catch (IllegalArgumentException e) {
+                info = Optional.empty();
+            }
+        } else {
+            info = libxl.findByName(ref);
+        }
+        DomainInfo d = info.orElseThrow(() -> new IllegalArgumentException("unknown domain '" + ref
+                + "': no running domain has that name or domid (see `xl list`)"));
+        if (d.domid() == 0) {
+            throw new IllegalArgumentException("domain '" + ref + "' is dom0, the host itself: devices are given "
+                    + "back to dom0 with `xenhost pci assignable-remove --rebind`, not attached to it");
+        }
+        return new Owner(d.uuid(), d.name() == null ? "domid" + d.domid() : d.name(), d.domid());
+    }
+
+    /** The device of that friendly name: from the journal, else from libxl's assignable list. */
+    Optional<PciAddress> byName(String name) throws LibxlException {
+        for (Ownership o : journal.entries().values()) {
+            if (name.equals(o.name())) {
+                return Optional.of(o.bdf());
+            }
+        }
+        for (LibxlDevicePci p : libxl.assignableList()) {
+            if (name.equals(p.name())) {
+                return Optional.of(address(p));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Who uses a device other than {@code requester}: {@code domain NAME (domid N)} from the journal, or
+     * {@code the host (driver X)} for a function bound to a dom0 driver. Empty when nobody (on pciback and free,
+     * or unbound) or the requester itself.
+     */
+    Optional<String> usage(PciDevice d, UUID requester) {
+        Optional<Ownership> o = journal.get(d.address());
+        if (o.isPresent() && o.get().owner() != null && (o.get().state() == DeviceState.ATTACHED
+                || o.get().pending() == Pending.ATTACH || o.get().pending() == Pending.START)) {
+            Owner owner = o.get().owner();
+            return owner.uuid().equals(requester) ? Optional.empty() : Optional.of("domain " + owner);
+        }
+        if (d.driver() != null && !PCIBACK.equals(d.driver())) {
+            return Optional.of("the host (driver " + d.driver() + ")");
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Every device some domain has, by libxl's own account (its PCI backends), with the domain. Used to catch
+     * ownership xenhost did not record (xl, or a journal lost with its disk).
+     */
+    Map<PciAddress, DomainInfo> attachedByLibxl() throws LibxlException {
+        Map<PciAddress, DomainInfo> out = new HashMap<>();
+        for (DomainInfo d : libxl.listDomains()) {
+            if (d.domid() == 0) {
+                continue;
+            }
+            List<LibxlDevicePci> list;
+            try {
+                list = libxl.pciList(d.domid());
+            } catch (LibxlException e) {
+                if (e.error() == LibxlError.DOMAIN_NOTFOUND) {
+                    continue; // died while we listed
+                }
+                throw e;
+            }
+            for (LibxlDevicePci p : list) {
+                out.put(address(p), d);
+            }
+        }
+        return out;
+    }
+
+    /** The functions a spec covers: one, or every present function of the slot for {@code BB:DD.*}. */
+    List<PciAddress> functions(LibxlDevicePci spec) {
+        PciAddress first = address(spec);
+        if (!spec.allFunctions()) {
+            return List.of(first);
+        }
+        List<PciAddress> out = new ArrayList<>();
+        for (int f = 0; f < 8; f++) {
+            PciAddress a = new PciAddress(first.domain(), first.bus(), first.device(), f);
+            if (device(a).isPresent()) {
+                out.add(a);
+            }
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("unknown device " + first.toString().substring(0, 10)
+                    + ".*: no function of that slot exists (see `xenhost pci list`)");
+        }
+        return out;
+    }
+
+    /**
+     * The libxl devices to add for a spec: the spec itself for one function; for {@code BB:DD.*} one device per
+     * function with {@code vdevfn = vslot << 3 | func}, function 0 last (a guest discovers a multi-function device
+     * when function 0 appears). This is the loop libxl's own multi-function add is meant to run; doing it here
+     * keeps it correct on libxl versions whose loop adds only one function.
+     */
+    static List<LibxlDevicePci> perFunction(LibxlDevicePci spec, List<PciAddress> functions) {
+        if (!spec.allFunctions()) {
+            return List.of(spec);
+        }
+        List<LibxlDevicePci> out = new ArrayList<>();
+        for (int i = functions.size() - 1; i >= 0; i--) {
+            PciAddress a = functions.get(i);
+            out.add(new LibxlDevicePci(a.domain(), a.bus(), a.device(), a.function(),
+                    (spec.vdevfn() & ~7) | a.function(), 1, spec.msitranslate(), spec.powerMgmt(), spec.permissive(),
+                    spec.seize(), spec.rdmPolicy(), null));
+        }
+        out.sort(java.util.Comparator.comparingInt(p -> p.func() == 0 ? 1 : 0));
+        return out;
+    }
+}

@@ -1,0 +1,234 @@
+package org.xenhost.hostdev;
+
+import org.xenhost.pci.PciAddress;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The ownership journal in {@code <state>/hostdev/}: {@code journal} (append-only, one fsynced line per change)
+ * and {@code snapshot} (every entry, written temp → fsync → rename → fsync directory). The current state is the
+ * snapshot with the journal replayed over it; every record is a whole entry, so replaying a record twice changes
+ * nothing and a crash between writing the snapshot and truncating the journal is harmless.
+ *
+ * <p>{@link #put} and {@link #drop} return only after the line is on disk: callers write the record <em>before</em>
+ * the sysfs/libxl step it announces. Appends are serialised here (a few microseconds plus one fsync); nothing
+ * else is. Readers ({@link #get}, {@link #entries}) never block.
+ */
+public final class OwnershipJournal implements AutoCloseable {
+    /** Journal length (records) after which {@link #put}/{@link #drop} rewrite the snapshot. */
+    static final int COMPACT_AFTER = 4096;
+
+    private final Path dir;
+    private final Path journalFile;
+    private final Path snapshotFile;
+    private final ConcurrentHashMap<PciAddress, Ownership> entries = new ConcurrentHashMap<>();
+    private final List<String> replayWarnings = new ArrayList<>();
+    private FileChannel channel;
+    private int records;
+
+    /**
+     * Opens (creating if needed) the journal under {@code stateDir/hostdev} and replays it.
+     *
+     * @throws IllegalArgumentException if the state directory cannot be created or written
+     */
+    public OwnershipJournal(Path stateDir) {
+        this(stateDir, true);
+    }
+
+    /**
+     * The journal as it is on disk, for queries that must not change anything (no directory is created, no
+     * record can be written, a torn tail is left for the writer to cut).
+     */
+    public static OwnershipJournal readOnly(Path stateDir) {
+        return new OwnershipJournal(stateDir, false);
+    }
+
+    private OwnershipJournal(Path stateDir, boolean writable) {
+        this.dir = stateDir.resolve("hostdev");
+        this.journalFile = dir.resolve("journal");
+        this.snapshotFile = dir.resolve("snapshot");
+        if (!writable) {
+            try {
+                load(snapshotFile, "snapshot");
+                load(journalFile, "journal");
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read the host-device journal in " + dir + " ("
+                        + e.getMessage() + ")", e);
+            }
+            return;
+        }
+        try {
+            Files.createDirectories(dir);
+            load(snapshotFile, "snapshot");
+            records = load(journalFile, "journal");
+            channel = FileChannel.open(journalFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND);
+            cutTornTail();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot open the host-device journal in " + dir
+                    + " (" + e.getMessage() + "); check that the state directory exists and is writable", e);
+        }
+    }
+
+    private int load(Path file, String what) throws IOException {
+        if (!Files.exists(file)) {
+            return 0;
+        }
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        int n = 0;
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isEmpty()) {
+                continue;
+            }
+            try {
+                JournalCodec.Record r = JournalCodec.decode(line);
+                if (r.put() == null) {
+                    entries.remove(r.bdf());
+                } else {
+                    entries.put(r.bdf(), r.put());
+                }
+                n++;
+            } catch (IllegalArgumentException e) {
+                // Only the last line can be torn by a crash; a bad line elsewhere is damage worth reporting.
+                replayWarnings.add(what + " line " + (i + 1) + " ignored: " + e.getMessage()
+                        + (i == lines.size() - 1 ? " (torn by a crash during the write)" : ""));
+            }
+        }
+        return n;
+    }
+
+    /**
+     * A crash in the middle of an append leaves a last line without its newline; the next record would be glued to
+     * it and lost with it. Cut the file back to its last complete line (the torn one was reported by replay).
+     */
+    private void cutTornTail() throws IOException {
+        long size = channel.size();
+        if (size == 0) {
+            return;
+        }
+        byte[] all = Files.readAllBytes(journalFile);
+        int end = all.length;
+        while (end > 0 && all[end - 1] != '\n') {
+            end--;
+        }
+        if (end != size) {
+            channel.truncate(end);
+            channel.force(true);
+        }
+    }
+
+    /** Lines that could not be replayed at open, each with its reason. */
+    public List<String> replayWarnings() {
+        return Collections.unmodifiableList(replayWarnings);
+    }
+
+    /** The entry for a device, if xenhost holds it. */
+    public Optional<Ownership> get(PciAddress bdf) {
+        return Optional.ofNullable(entries.get(bdf));
+    }
+
+    /** Every entry, by address. A consistent copy; never waits for a writer. */
+    public Map<PciAddress, Ownership> entries() {
+        return Collections.unmodifiableMap(new TreeMap<>(entries));
+    }
+
+    /** Records an entry durably, then makes it visible. */
+    public void put(Ownership o) {
+        append(JournalCodec.put(o));
+        entries.put(o.bdf(), o);
+    }
+
+    /** Records that xenhost no longer holds the device (it is with the host), durably. */
+    public void drop(PciAddress bdf) {
+        append(JournalCodec.drop(bdf));
+        entries.remove(bdf);
+    }
+
+    private synchronized void append(String line) {
+        if (channel == null) {
+            throw new IllegalStateException("host-device journal in " + dir + " is closed or read-only");
+        }
+        try {
+            ByteBuffer buf = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
+            while (buf.hasRemaining()) {
+                channel.write(buf);
+            }
+            channel.force(false);
+            if (++records >= COMPACT_AFTER) {
+                compact();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the host-device journal " + journalFile + ": "
+                    + e.getMessage() + "; nothing was changed on the host", e);
+        }
+    }
+
+    /**
+     * Rewrites the snapshot from the current entries and empties the journal. Called on its own when the journal
+     * grows and by the manager after start-up reconciliation.
+     */
+    public synchronized void compact() throws IOException {
+        Path tmp = dir.resolve("snapshot.tmp");
+        StringBuilder sb = new StringBuilder();
+        for (Ownership o : new TreeMap<>(entries).values()) {
+            sb.append(JournalCodec.put(o)).append('\n');
+        }
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buf = ByteBuffer.wrap(sb.toString().getBytes(StandardCharsets.UTF_8));
+            while (buf.hasRemaining()) {
+                out.write(buf);
+            }
+            out.force(true);
+        }
+        try {
+            Files.move(tmp, snapshotFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("state directory " + dir + " does not support atomic rename", e);
+        }
+        fsyncDirectory();
+        channel.truncate(0);
+        channel.force(true);
+        records = 0;
+    }
+
+    private void fsyncDirectory() throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    /** Number of records in the journal file since the last snapshot. */
+    int journalRecords() {
+        return records;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // the records are already forced; nothing is lost
+            }
+            channel = null;
+        }
+    }
+}

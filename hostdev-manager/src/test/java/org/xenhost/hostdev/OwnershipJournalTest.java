@@ -1,0 +1,131 @@
+package org.xenhost.hostdev;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xenhost.pci.PciAddress;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OwnershipJournalTest {
+    private static final PciAddress A = PciAddress.parse("0000:03:00.0");
+    private static final PciAddress B = PciAddress.parse("0000:04:00.1");
+    private static final Owner GUEST = new Owner(UUID.fromString("11111111-2222-3333-4444-555555555555"),
+            "guest one", 7);
+
+    @TempDir
+    Path state;
+
+    @Test
+    void entriesSurviveReopenWithEveryField() {
+        Ownership attached = new Ownership(A, DeviceState.ATTACHED, Pending.DETACH, GUEST, "e1000e", "nic=0%",
+                true, true);
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            j.put(Ownership.assignable(B, "snd_hda_intel", null));
+            j.put(attached);
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertEquals(attached, j.get(A).orElseThrow());
+            assertEquals(Ownership.assignable(B, "snd_hda_intel", null), j.get(B).orElseThrow());
+            assertTrue(j.replayWarnings().isEmpty());
+        }
+    }
+
+    @Test
+    void laterRecordsWinAndDropForgets() {
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            j.put(new Ownership(A, DeviceState.HOST, Pending.ADD, null, "e1000e", null, false, false));
+            j.put(Ownership.assignable(A, "e1000e", null));
+            j.put(Ownership.assignable(B, null, null));
+            j.drop(B);
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertEquals(DeviceState.ASSIGNABLE, j.get(A).orElseThrow().state());
+            assertEquals(Pending.NONE, j.get(A).orElseThrow().pending());
+            assertFalse(j.get(B).isPresent());
+        }
+    }
+
+    @Test
+    void aLineTornByACrashIsIgnoredAndReported() throws Exception {
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            j.put(Ownership.assignable(A, "e1000e", null));
+        }
+        String good = JournalCodec.put(new Ownership(B, DeviceState.HOST, Pending.ADD, null, null, null, false, false));
+        Files.writeString(state.resolve("hostdev/journal"), good.substring(0, good.length() / 2),
+                StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertTrue(j.get(A).isPresent());
+            assertFalse(j.get(B).isPresent());
+            assertEquals(1, j.replayWarnings().size());
+            assertTrue(j.replayWarnings().get(0).contains("torn"), j.replayWarnings().toString());
+            // appending after a torn line still yields a readable journal
+            j.put(Ownership.assignable(B, null, "x"));
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertEquals("x", j.get(B).orElseThrow().name());
+        }
+    }
+
+    @Test
+    void aFlippedByteIsCaughtByTheChecksum() {
+        String line = JournalCodec.put(Ownership.assignable(A, "e1000e", null));
+        String damaged = line.replace("e1000e", "e1000f");
+        assertThrows(IllegalArgumentException.class, () -> JournalCodec.decode(damaged));
+        assertEquals(A, JournalCodec.decode(line).bdf());
+    }
+
+    @Test
+    void compactionMovesEverythingIntoTheSnapshot() throws Exception {
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            for (int i = 0; i < 50; i++) {
+                j.put(Ownership.assignable(A, "e1000e", "n" + i));
+            }
+            j.put(Ownership.assignable(B, null, null));
+            j.compact();
+            assertEquals(0, Files.size(state.resolve("hostdev/journal")));
+            assertEquals(2, Files.readAllLines(state.resolve("hostdev/snapshot")).size());
+            j.drop(B);
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertEquals("n49", j.get(A).orElseThrow().name());
+            assertFalse(j.get(B).isPresent());
+        }
+    }
+
+    @Test
+    void aCrashBetweenSnapshotAndTruncationReplaysToTheSameState() throws Exception {
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            j.put(Ownership.assignable(A, "e1000e", null));
+            j.put(new Ownership(B, DeviceState.ATTACHED, Pending.NONE, GUEST, null, null, false, false));
+            j.drop(A);
+        }
+        Path journal = state.resolve("hostdev/journal");
+        byte[] before = Files.readAllBytes(journal);
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            j.compact();
+        }
+        Files.write(journal, before); // as if the process died after the rename, before truncating
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertFalse(j.get(A).isPresent());
+            assertEquals(GUEST, j.get(B).orElseThrow().owner());
+            assertEquals(1, j.entries().size());
+        }
+    }
+
+    @Test
+    void anUnwritableStateDirectoryIsNamed() throws Exception {
+        Path file = state.resolve("not-a-dir");
+        Files.writeString(file, "x");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new OwnershipJournal(file));
+        assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+    }
+}

@@ -1,0 +1,152 @@
+package org.xenhost.jmh.hostdev;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.xenhost.emulator.EmulatedLibxl;
+import org.xenhost.emulator.HostSettings;
+import org.xenhost.fixtures.Fixtures;
+import org.xenhost.hostdev.HostCriticalDevices;
+import org.xenhost.hostdev.HostdevManager;
+import org.xenhost.hostdev.StepHook;
+import org.xenhost.libxl.Libxl;
+import org.xenhost.pci.PciAddress;
+import org.xenhost.pci.PciDevice;
+import org.xenhost.pci.SysfsPciReader;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The host-device manager's parallelism on the emulated host: {@code devices} SR-IOV VFs each made assignable and
+ * given back to igbvf ({@code assignable-add} then {@code assignable-remove --rebind}), where every function reset
+ * (pciback resets on bind and on unbind) takes {@code resetMillis}.
+ * <ul>
+ *   <li>{@link #oneDevice}: one device's round trip alone, the baseline;
+ *   <li>{@link #oneAtATime}: all devices, sequentially;
+ *   <li>{@link #concurrent}: all devices, one thread each.
+ * </ul>
+ * Target: concurrent ≤ 1.2 × oneDevice (no serialisation). Each invocation leaves the host as it found it, so
+ * single-shot iterations can follow each other.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 1)
+@Measurement(iterations = 3)
+@Fork(1)
+public class HostdevConcurrency {
+    @Param("100")
+    public int resetMillis;
+
+    @Param("64")
+    public int devices;
+
+    /**
+     * Where the emulated host lives. tmpfs by default: the emulator and the journal fsync every change, and on a
+     * shared disk those waits would swamp the resets this benchmark is about.
+     */
+    @Param("/dev/shm")
+    public String workDir;
+
+    /**
+     * {@code kernel}: the emulated kernel sleeps each reset (inside the emulator's PCI lock, as it is written
+     * today). {@code outsideLock}: control; the emulator resets instantly and {@link ResetOutsideLockLibxl} spends
+     * the same time per reset outside that lock, which shows what the manager itself serialises.
+     */
+    @Param({"kernel", "outsideLock"})
+    public String resetIn;
+
+    private Path dir;
+    private EmulatedLibxl libxl;
+    private HostdevManager manager;
+    private List<PciAddress> vfs;
+    private ExecutorService pool;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        dir = Files.createTempDirectory(Path.of(workDir), "hostdev-bench");
+        Path tree = dir.resolve("sysfs");
+        // 19 functions per root port (port, 2 PFs, 16 VFs): enough ports for the VFs asked for
+        Fixtures.largeTree(tree, 1 + 19 * ((devices + 15) / 16));
+        boolean inKernel = resetIn.equals("kernel");
+        libxl = EmulatedLibxl.open(dir.resolve("xen"), tree,
+                HostSettings.DEFAULT.withResetLatency(Duration.ofMillis(inKernel ? resetMillis : 0)));
+        Libxl used = inKernel ? libxl : new ResetOutsideLockLibxl(libxl, resetMillis);
+        manager = HostdevManager.start(used, tree, dir.resolve("state"),
+                new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"), null, null), StepHook.NONE);
+        vfs = new ArrayList<>();
+        for (PciDevice d : new SysfsPciReader(tree).scan().devices()) {
+            if ("igbvf".equals(d.driver()) && vfs.size() < devices) {
+                vfs.add(d.address());
+            }
+        }
+        if (vfs.size() < devices) {
+            throw new IllegalStateException("the generated tree has only " + vfs.size() + " VFs, " + devices + " asked");
+        }
+        pool = Executors.newFixedThreadPool(devices);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        pool.shutdownNow();
+        manager.close();
+        libxl.close();
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private void roundTrip(PciAddress a) throws Exception {
+        manager.assignableAdd(a, null, false);
+        manager.assignableRemove(a.toString(), true);
+    }
+
+    @Benchmark
+    public void oneDevice() throws Exception {
+        roundTrip(vfs.get(0));
+    }
+
+    @Benchmark
+    public void oneAtATime() throws Exception {
+        for (PciAddress a : vfs) {
+            roundTrip(a);
+        }
+    }
+
+    @Benchmark
+    public void concurrent() throws Exception {
+        List<Future<?>> all = new ArrayList<>();
+        for (PciAddress a : vfs) {
+            all.add(pool.submit(() -> {
+                roundTrip(a);
+                return null;
+            }));
+        }
+        for (Future<?> f : all) {
+            f.get();
+        }
+    }
+}
