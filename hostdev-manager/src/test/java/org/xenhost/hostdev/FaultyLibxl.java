@@ -45,6 +45,7 @@ final class FaultyLibxl implements Libxl {
     @Override public String domainConfigJson(int domid) throws LibxlException { calls.incrementAndGet(); return real.domainConfigJson(domid); }
     @Override public void pause(int domid) throws LibxlException { calls.incrementAndGet(); real.pause(domid); }
     @Override public void unpause(int domid) throws LibxlException { calls.incrementAndGet(); real.unpause(domid); }
+    @Override public void shutdown(int domid) throws LibxlException { calls.incrementAndGet(); real.shutdown(domid); }
     @Override public void destroy(int domid) throws LibxlException { calls.incrementAndGet(); real.destroy(domid); }
     @Override public void resume(int domid) throws LibxlException { calls.incrementAndGet(); real.resume(domid); }
     @Override public void rename(int domid, String o, String n) throws LibxlException { calls.incrementAndGet(); real.rename(domid, o, n); }

@@ -54,6 +54,7 @@ final class ResetOutsideLockLibxl implements Libxl {
     @Override public String domainConfigJson(int domid) throws LibxlException { return real.domainConfigJson(domid); }
     @Override public void pause(int domid) throws LibxlException { real.pause(domid); }
     @Override public void unpause(int domid) throws LibxlException { real.unpause(domid); }
+    @Override public void shutdown(int domid) throws LibxlException { real.shutdown(domid); }
     @Override public void destroy(int domid) throws LibxlException { real.destroy(domid); }
     @Override public void resume(int domid) throws LibxlException { real.resume(domid); }
     @Override public void rename(int domid, String o, String n) throws LibxlException { real.rename(domid, o, n); }
