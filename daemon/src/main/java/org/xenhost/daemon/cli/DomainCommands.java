@@ -55,6 +55,23 @@ final class DomainCommands {
         abstract void run(Driver d) throws Exception;
     }
 
+    /** A command on one domain that reports what it did in one line ("Domain web paused"). */
+    abstract static class DomainAction extends DriverCommand {
+        @Parameters(paramLabel = "DOM", description = "domain name, uuid or domid")
+        String dom;
+
+        abstract void act(Driver d);
+
+        /** The past tense shown after success, e.g. "paused". */
+        abstract String done();
+
+        @Override
+        void run(Driver d) {
+            act(d);
+            out().println("Domain " + dom + " " + done());
+        }
+    }
+
     static String readConfig(String file) {
         try {
             return Files.readString(Path.of(file));
@@ -106,14 +123,15 @@ final class DomainCommands {
     }
 
     @Command(name = "undefine", description = "Forget a defined domain (a running one keeps running, transient).")
-    static final class Undefine extends DriverCommand {
-        @Parameters(paramLabel = "DOM")
-        String dom;
+    static final class Undefine extends DomainAction {
+        @Override
+        void act(Driver d) {
+            d.undefine(dom);
+        }
 
         @Override
-        void run(Driver d) {
-            d.undefine(dom);
-            out().println("Domain " + dom + " undefined");
+        String done() {
+            return "undefined";
         }
     }
 
@@ -131,14 +149,15 @@ final class DomainCommands {
     }
 
     @Command(name = "destroy", description = "Stop a domain at once.")
-    static final class Destroy extends DriverCommand {
-        @Parameters(paramLabel = "DOM")
-        String dom;
+    static final class Destroy extends DomainAction {
+        @Override
+        void act(Driver d) {
+            d.destroy(dom);
+        }
 
         @Override
-        void run(Driver d) {
-            d.destroy(dom);
-            out().println("Domain " + dom + " destroyed");
+        String done() {
+            return "destroyed";
         }
     }
 
@@ -160,26 +179,28 @@ final class DomainCommands {
     }
 
     @Command(name = "pause", description = "Pause a running domain.")
-    static final class Pause extends DriverCommand {
-        @Parameters(paramLabel = "DOM")
-        String dom;
+    static final class Pause extends DomainAction {
+        @Override
+        void act(Driver d) {
+            d.pause(dom);
+        }
 
         @Override
-        void run(Driver d) {
-            d.pause(dom);
-            out().println("Domain " + dom + " paused");
+        String done() {
+            return "paused";
         }
     }
 
     @Command(name = "resume", description = "Resume a paused domain.")
-    static final class Resume extends DriverCommand {
-        @Parameters(paramLabel = "DOM")
-        String dom;
+    static final class Resume extends DomainAction {
+        @Override
+        void act(Driver d) {
+            d.resume(dom);
+        }
 
         @Override
-        void run(Driver d) {
-            d.resume(dom);
-            out().println("Domain " + dom + " resumed");
+        String done() {
+            return "resumed";
         }
     }
 
