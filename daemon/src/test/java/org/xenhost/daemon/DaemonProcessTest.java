@@ -92,14 +92,17 @@ class DaemonProcessTest {
             state = d.stateDir;
             d.ok("define", cfg("small", 32, null).toString());
             d.ok("create", "small");
-            // a guest that has touched a lot of memory, so its save takes a while
-            d.ok("define", cfg("big", 768, "1G").toString());
+            d.ok("define", cfg("big", 256, "64M").toString());
             d.ok("create", "big");
-            Thread.sleep(1500);
-            CompletableFuture<DaemonProcess.Cli> save = CompletableFuture.supplyAsync(
-                    () -> d.cli("save", "big", tmp.resolve("big.save").toString()));
-            await("the save job to start", () -> "save".equals(domainQuiet(d, "big", "job")));
-            d.kill9();
+            // the save streams into a named pipe the test reads only 1 MiB of: the guest is then stopped mid-save,
+            // exactly where a crash hurts most
+            Path fifo = mkfifo("big.pipe");
+            CompletableFuture<DaemonProcess.Cli> save = CompletableFuture.supplyAsync(() -> d.cli("save", "big", fifo.toString()));
+            try (java.io.InputStream in = Files.newInputStream(fifo)) {
+                assertEquals(1 << 20, in.readNBytes(1 << 20).length);
+                assertEquals("save", domainQuiet(d, "big", "job"));
+                d.kill9();
+            }
             DaemonProcess.Cli cut = save.get(60, TimeUnit.SECONDS);
             assertNotEquals(0, cut.exit(), "the client sees the save fail");
         }
@@ -134,42 +137,55 @@ class DaemonProcessTest {
     @Test
     void jobsOnDifferentDomainsOverlapQueriesAnswerAndTheSameDomainIsBusy() throws Exception {
         try (DaemonProcess d = daemon().start()) {
-            // a's save outlasts the daemon's 2 s wait for a busy domain, so the busy refusal is certain to show
-            d.ok("define", cfg("a", 1536, "2G").toString());
-            d.ok("define", cfg("b", 384, "1G").toString());
+            d.ok("define", cfg("a", 64, "4M").toString());
+            d.ok("define", cfg("b", 64, "4M").toString());
             d.ok("create", "a");
             d.ok("create", "b");
-            Thread.sleep(1500);
-            CompletableFuture<DaemonProcess.Cli> saveA = CompletableFuture.supplyAsync(() -> d.cli("save", "a", tmp.resolve("a.save").toString()));
-            CompletableFuture<DaemonProcess.Cli> saveB = CompletableFuture.supplyAsync(() -> d.cli("save", "b", tmp.resolve("b.save").toString()));
-            boolean[] overlapped = {false};
-            boolean[] busySeen = {false};
-            while (!(saveA.isDone() && saveB.isDone())) {
-                // a query during the saves answers (it would hang behind a driver-wide lock)
-                JsonNode list = JSON.readTree(d.ok("list", "--all", "--json"));
-                int saving = 0;
-                for (JsonNode n : list) {
-                    saving += "save".equals(n.path("job").asText(null)) ? 1 : 0;
-                }
-                overlapped[0] |= saving == 2;
-                if (saving > 0 && !busySeen[0]) {
-                    String target = "a";
-                    DaemonProcess.Cli busy = d.cli("pause", target);
-                    // the save may have ended between the two calls ("not running"); then try again next round
-                    assertTrue(busy.exit() != 0, "pause of a saving domain must not succeed");
-                    if (busy.err().contains("busy: domain '" + target + "' is running save since")) {
-                        busySeen[0] = true;
-                    } else {
-                        assertTrue(busy.err().contains("is not running"), busy.err());
-                    }
-                }
-                Thread.sleep(10);
-            }
-            assertEquals(0, saveA.get().exit(), saveA.get().err());
-            assertEquals(0, saveB.get().exit(), saveB.get().err());
-            assertTrue(overlapped[0], "both saves were running at the same moment");
-            assertTrue(busySeen[0], "a second modify job on a saving domain was refused as busy");
+            // each save streams into a named pipe that nobody reads yet: both jobs stay in flight until the test
+            // drains them, so what follows does not depend on how fast a save is
+            Path fifoA = mkfifo("a.pipe");
+            Path fifoB = mkfifo("b.pipe");
+            CompletableFuture<DaemonProcess.Cli> saveA = CompletableFuture.supplyAsync(() -> d.cli("save", "a", fifoA.toString()));
+            CompletableFuture<DaemonProcess.Cli> saveB = CompletableFuture.supplyAsync(() -> d.cli("save", "b", fifoB.toString()));
+            await("both saves to be running at the same moment", () -> "save".equals(domainQuiet(d, "a", "job"))
+                    && "save".equals(domainQuiet(d, "b", "job")));
+            // a query answers while both jobs run (it would hang behind a driver-wide lock)
+            assertEquals(2, countJobs(d, "save"));
+            DaemonProcess.Cli busy = d.cli("pause", "a");
+            assertEquals(1, busy.exit());
+            assertTrue(busy.err().contains("busy: domain 'a' is running save since"), busy.err());
+
+            CompletableFuture<Long> drainA = CompletableFuture.supplyAsync(() -> drain(fifoA));
+            CompletableFuture<Long> drainB = CompletableFuture.supplyAsync(() -> drain(fifoB));
+            assertEquals(0, saveA.get(120, TimeUnit.SECONDS).exit(), saveA.get().err());
+            assertEquals(0, saveB.get(120, TimeUnit.SECONDS).exit(), saveB.get().err());
+            assertTrue(drainA.get(60, TimeUnit.SECONDS) > 0 && drainB.get(60, TimeUnit.SECONDS) > 0);
+            assertEquals("shut-off", domain(d, "a").path("state").asText());
+            assertEquals(0, countJobs(d, "save"));
         }
+    }
+
+    private Path mkfifo(String name) throws Exception {
+        Path p = tmp.resolve(name);
+        Process mk = new ProcessBuilder("mkfifo", p.toString()).inheritIO().start();
+        assertEquals(0, mk.waitFor());
+        return p;
+    }
+
+    private static long drain(Path fifo) {
+        try (java.io.InputStream in = Files.newInputStream(fifo)) {
+            return in.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static int countJobs(DaemonProcess d, String kind) throws Exception {
+        int n = 0;
+        for (JsonNode x : JSON.readTree(d.ok("list", "--all", "--json"))) {
+            n += kind.equals(x.path("job").asText(null)) ? 1 : 0;
+        }
+        return n;
     }
 
     @Test

@@ -139,7 +139,18 @@ public final class XenDriver implements Driver {
         if (live == null) {
             return null;
         }
-        if (r.job().kind().equals(JobKind.SAVE.label()) && live.state() == DomainState.SUSPENDED) {
+        boolean saving = r.job().kind().equals(JobKind.SAVE.label());
+        if (saving && live.state() == DomainState.PAUSED && r.state() == RunState.RUNNING) {
+            // a non-live save pauses the guest first; the crash came before it finished
+            try {
+                libxl.unpause(live.domid());
+                log.info("domain {}: unpaused after the interrupted save", r.name());
+                return libxl.domainInfo(live.domid());
+            } catch (LibxlException e) {
+                log.warn("domain {}: could not unpause after the interrupted save: {}", r.name(), e.getMessage());
+            }
+        }
+        if (saving && live.state() == DomainState.SUSPENDED) {
             // the save file cannot be trusted; the guest is still whole in memory: give it back its CPUs
             try {
                 libxl.resume(live.domid());
@@ -448,7 +459,9 @@ public final class XenDriver implements Driver {
         try (Job job = begin(e, JobKind.SAVE)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = requireLive(now.record());
-            if (Files.exists(path)) {
+            // a named pipe is a valid target (stream the save to another program); a file is never overwritten
+            boolean pipe = Files.exists(path) && !Files.isRegularFile(path) && !Files.isDirectory(path);
+            if (Files.exists(path) && !pipe) {
                 throw new DriverException(DriverError.INVALID_INPUT, "save file " + path + " already exists; choose a new name or remove it");
             }
             long start = System.nanoTime();
@@ -456,15 +469,22 @@ public final class XenDriver implements Driver {
             job.phase("saving");
             persist(r.withJob(jobMark(job)));
             long[] pages = {0};
-            try (FileChannel out = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            long[] bytes = {0};
+            try (FileChannel target = pipe ? FileChannel.open(path, StandardOpenOption.WRITE)
+                    : FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                java.nio.channels.WritableByteChannel out = counting(target, bytes);
                 // 2. the xl header carries the configuration, as xl save writes it
                 XlSaveHeader.forConfig(now.config().toLibxlJson()).write(Channels.newOutputStream(out));
                 // 3. the libxl stream, non-live (pause first, copy once), as xl save does
                 libxl.suspend(r.domid(), out, false, false, p -> pages[0] = Math.max(pages[0], p.done()));
-                out.force(true);
+                if (!pipe) {
+                    target.force(true);
+                }
             } catch (IOException | LibxlException ex) {
                 // unwind: the file is not a save; the guest gets its CPUs back
-                deleteQuietly(path);
+                if (!pipe) {
+                    deleteQuietly(path);
+                }
                 resumeQuietly(r);
                 persist(r);
                 throw failed("save domain '" + r.name() + "' to " + path, ex);
@@ -477,8 +497,7 @@ public final class XenDriver implements Driver {
                 log.warn("domain {}: saved, but destroying the suspended domain failed: {}", r.name(), ex.getMessage());
             }
             stopped(now, "saved to " + path);
-            long bytes = size(path);
-            return new SaveResult(path.toString(), bytes, pages[0], (System.nanoTime() - start) / 1_000_000);
+            return new SaveResult(path.toString(), bytes[0], pages[0], (System.nanoTime() - start) / 1_000_000);
         }
     }
 
@@ -755,11 +774,25 @@ public final class XenDriver implements Driver {
         }
     }
 
-    private static long size(Path p) {
-        try {
-            return Files.size(p);
-        } catch (IOException e) {
-            return -1;
-        }
+    /** Counts what goes through, since a pipe has no size to ask afterwards. */
+    private static java.nio.channels.WritableByteChannel counting(FileChannel ch, long[] count) {
+        return new java.nio.channels.WritableByteChannel() {
+            @Override
+            public int write(java.nio.ByteBuffer src) throws IOException {
+                int n = ch.write(src);
+                count[0] += n;
+                return n;
+            }
+
+            @Override
+            public boolean isOpen() {
+                return ch.isOpen();
+            }
+
+            @Override
+            public void close() throws IOException {
+                ch.close();
+            }
+        };
     }
 }
