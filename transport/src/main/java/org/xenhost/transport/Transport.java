@@ -34,7 +34,7 @@ public interface Transport extends AutoCloseable {
     /** {@return e.g. "epoll, OpenSSL provider (BoringSSL ...)": the implementations chosen at start} */
     String description();
 
-    /** {@return bytes held by this transport's buffer pool (direct and heap), for monitoring and tests} */
+    /** {@return bytes of this transport's pooled buffers in use right now (direct and heap), for monitoring and tests} */
     long bufferMemoryInUse();
 
     /** Closes listeners and connections and stops the I/O threads; waits for them. Idempotent. */

@@ -99,8 +99,9 @@ public final class NettyTransport implements Transport {
 
     @Override
     public long bufferMemoryInUse() {
-        PooledByteBufAllocatorMetric m = alloc.metric();
-        return m.usedDirectMemory() + m.usedHeapMemory();
+        // pinned = held by buffers in use; the arenas' reserved chunks (metric().used*) grow in chunk-sized
+        // steps and are kept for reuse, which says nothing about leaks or backpressure
+        return alloc.pinnedDirectMemory() + alloc.pinnedHeapMemory();
     }
 
     private void initPipeline(SocketChannel ch, PeerChannel peer, java.util.function.Supplier<SslHandler> tlsHandler) {
