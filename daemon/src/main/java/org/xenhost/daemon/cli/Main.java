@@ -30,6 +30,7 @@ import java.io.PrintWriter;
                 DomainCommands.Adopt.class,
                 DomainCommands.DomJobInfo.class,
                 DomainCommands.DomJobAbort.class,
+                PkiCommand.class,
         })
 public final class Main implements Runnable {
     /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */
