@@ -244,8 +244,12 @@ final class DestinationSession {
     /** The guest's configuration with xl's incoming name, so it is never mistaken for a running guest. */
     private String incomingConfig() throws IOException {
         ObjectNode root = (ObjectNode) MigrationJournal.JSON.readTree(cookie.configJson());
-        ObjectNode cInfo = root.with("c_info");
-        cInfo.put("name", cookie.incomingName());
+        if (root.has("name")) {
+            root.put("name", cookie.incomingName());
+        }
+        if (root.path("c_info").isObject() || !root.has("name")) {
+            root.with("c_info").put("name", cookie.incomingName());
+        }
         return MigrationJournal.JSON.writeValueAsString(root);
     }
 

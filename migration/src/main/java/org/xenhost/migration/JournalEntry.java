@@ -29,6 +29,7 @@ public record JournalEntry(String id, String role, Phase phase, String name, Str
         return new JournalEntry(id, role, phase, name, uuid, d, peer, cookie, message, Instant.now());
     }
 
+    @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isSource() {
         return SOURCE.equals(role);
     }

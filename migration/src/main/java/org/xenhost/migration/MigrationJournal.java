@@ -29,7 +29,9 @@ import java.util.regex.Pattern;
 public final class MigrationJournal {
     private static final Logger log = LoggerFactory.getLogger(MigrationJournal.class);
     static final ObjectMapper JSON = new ObjectMapper().findAndRegisterModules()
-            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+            // a newer peer or daemon may add fields; the ones we know keep their meaning
+            .disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9-]{1,64}");
 
     private final Path dir;
