@@ -109,6 +109,7 @@ final class DestinationSession {
             svc.journal().write(entry);
             progress.phase(Phase.RECEIVED);
         }
+        CrashPoint.reached("destination:received");
         try {
             conn.send(Wire.encode(Wire.READY, new Wire.Ready(progress.tap().snapshot().bytes(), progress.tap().snapshot().pagesWithData())));
             // 4. wait for "go" (or "abort"); the copy stays paused until then
@@ -141,6 +142,7 @@ final class DestinationSession {
                 int domid = svc.copies().commitIncoming(cookie);
                 entry = entry.at(Phase.UNPAUSED, "completed");
                 svc.journal().write(entry);
+                CrashPoint.reached("destination:unpaused");
                 progress.phase(Phase.UNPAUSED);
                 svc.host().incomingCommitted(cookie, domid, cookie.options().paused());
                 progress.finish("completed", null);

@@ -136,6 +136,7 @@ public final class SourceSession {
         entry = new JournalEntry(id, JournalEntry.SOURCE, Phase.BEGIN, guest.name(), guest.uuid(), guest.domid(),
                 destHost + ":" + destPort, cookie, null, Instant.now());
         svc.journal().write(entry);
+        CrashPoint.reached("source:begin");
         // 2. prepare on the destination
         try {
             conn = svc.transport().connect(destHost, destPort);
@@ -188,6 +189,7 @@ public final class SourceSession {
         }
         try {
             conn.send(Wire.encode(Wire.GO, new Wire.Go(id)));
+            CrashPoint.reached("source:go-sent");
             // 6. confirm: the destination reports its unpause
             Wire.Result r = Wire.decode(waitFor(null, Wire.RESULT), Wire.RESULT, Wire.Result.class);
             progress.markResumedRemotely();
@@ -301,6 +303,7 @@ public final class SourceSession {
         entry = entry.at(p, message);
         svc.journal().write(entry);
         progress.phase(p);
+        CrashPoint.reached("source:" + p.label());
     }
 
     private static String describe(Throwable e) {

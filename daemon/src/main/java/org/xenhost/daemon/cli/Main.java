@@ -31,6 +31,7 @@ import java.io.PrintWriter;
                 DomainCommands.DomJobInfo.class,
                 DomainCommands.DomJobAbort.class,
                 PkiCommand.class,
+                MigrateCommand.class,
         })
 public final class Main implements Runnable {
     /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */
