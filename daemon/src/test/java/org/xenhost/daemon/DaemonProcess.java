@@ -23,6 +23,7 @@ final class DaemonProcess implements AutoCloseable {
     final Path socket;
     private final List<String> extra;
     private final java.util.Map<String, String> env = new java.util.HashMap<>();
+    private final List<String> prefix = new ArrayList<>();
     private Process process;
     private final StringBuilder log = new StringBuilder();
 
@@ -37,7 +38,8 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     DaemonProcess start() throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "daemon",
                 "--state-dir", stateDir.toString(), "--admin-socket", socket.toString()));
         cmd.addAll(extra);
@@ -71,6 +73,13 @@ final class DaemonProcess implements AutoCloseable {
             process.destroyForcibly();
             throw new IllegalStateException("xenhostd did not become ready:\n" + log(), e);
         }
+        return this;
+    }
+
+    /** Runs the daemon inside a network namespace ({@code ip netns exec NS}, which execs: the pid stays the daemon's). */
+    DaemonProcess inNetns(String ns) {
+        prefix.clear();
+        prefix.addAll(List.of("ip", "netns", "exec", ns));
         return this;
     }
 
