@@ -18,11 +18,12 @@ package org.xenhost.migration;
  * @param elapsedMs            since the migration began
  * @param etaMs                estimated time to the end of the current pass
  * @param downtimeMs           source pause to destination unpause (upper bound: includes one round trip)
+ * @param finalPassPages       pages sent while the source was paused (the last dirty set), -1 before then
  * @param outcome              null while running; "completed", "rolled-back", "aborted", "failed", "undecided"
  * @param message              why it ended so, or null
  */
 public record MigrationStats(String id, String role, String phase, String step, long bytes, long pages,
                              long memoryTotalBytes, long memoryRemainingBytes, int iteration, double dirtyRateMiBps,
-                             double transferRateMiBps, long elapsedMs, long etaMs, long downtimeMs, String outcome,
+                             double transferRateMiBps, long elapsedMs, long etaMs, long downtimeMs, long finalPassPages, String outcome,
                              String message) {
 }

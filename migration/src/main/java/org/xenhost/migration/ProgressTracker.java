@@ -32,6 +32,7 @@ final class ProgressTracker implements ProgressListener {
     private volatile long roundStartNs;
     private volatile long pausedAtNs;
     private volatile long downtimeMs = -1;
+    private volatile long finalPassPages = -1;
     private volatile String outcome;
     private volatile String message;
     // transfer rate over a sliding second
@@ -75,6 +76,7 @@ final class ProgressTracker implements ProgressListener {
                 iteration = it;
             } else if (what.contains("final") || what.contains("suspended")) {
                 markPaused();
+                finalPassPages = p.total();
                 iteration = Math.max(iteration, 0) + 1;
             } else if (what.startsWith("Frames") && iteration < 0) {
                 iteration = 0; // non-live: one pass, the guest is paused already
@@ -122,7 +124,7 @@ final class ProgressTracker implements ProgressListener {
         long eta = rate > 0 ? (long) (remaining / (rate * (1 << 20)) * 1000) : -1;
         return new MigrationStats(id, role, phase.label(), step, t.bytes(), t.pagesWithData(), memoryTotalBytes,
                 remaining, iteration, round(dirtyRate), round(rate), elapsedMs(), outcome != null ? 0 : eta, downtimeMs,
-                outcome, message);
+                finalPassPages, outcome, message);
     }
 
     private static double round(double v) {
