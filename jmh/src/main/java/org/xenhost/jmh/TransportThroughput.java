@@ -26,7 +26,11 @@ import org.xenhost.transport.pki.HostCredentials;
 import org.xenhost.transport.pki.SubjectAltName;
 import org.xenhost.transport.pki.Validity;
 
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.runner.IterationType;
+
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -66,6 +70,12 @@ public class TransportThroughput {
         Thread consumer;
         final AtomicReference<Throwable> consumerFailure = new AtomicReference<>();
         final ByteBuffer chunk = ByteBuffer.allocateDirect(WRITE);
+        InboundStream in;
+        /** CPU accounting over measurement iterations: contention-independent cost per byte. */
+        long cpuAtStart;
+        long bytesAtStart;
+        long cpuSpent;
+        long bytesMoved;
 
         abstract Transport start(TransportConfig config);
 
@@ -83,6 +93,7 @@ public class TransportThroughput {
             PeerConnection accepted = acceptor.accept(Duration.ofSeconds(10));
             out = dialer.openStream("bench");
             InboundStream in = accepted.acceptStream(Duration.ofSeconds(10));
+            this.in = in;
             consumer = new Thread(() -> {
                 ByteBuffer sink = ByteBuffer.allocateDirect(1 << 20);
                 try {
@@ -102,8 +113,31 @@ public class TransportThroughput {
             System.out.println("# " + server.description() + "; " + dialer.tlsDescription());
         }
 
+        private static long processCpuNanos() {
+            return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+        }
+
+        @Setup(Level.Iteration)
+        public void iterationStart() {
+            cpuAtStart = processCpuNanos();
+            bytesAtStart = in.bytesReceived();
+        }
+
+        @TearDown(Level.Iteration)
+        public void iterationEnd(IterationParams params) {
+            if (params.getType() == IterationType.MEASUREMENT) {
+                cpuSpent += processCpuNanos() - cpuAtStart;
+                bytesMoved += in.bytesReceived() - bytesAtStart;
+            }
+        }
+
         @TearDown(Level.Trial)
         public void tearDown() throws Exception {
+            if (bytesMoved > 0) {
+                // whole JVM (both daemons, JIT, GC, JMH): comparable with the baseline's sender + receiver
+                System.out.printf("%n# %s CPU: %.3f s per GB (process CPU time over measurement iterations)%n",
+                        this instanceof TlsLink ? "tlsStream" : "plainStream", cpuSpent / 1e9 / (bytesMoved / 1e9));
+            }
             out.close();
             consumer.join(30_000);
             client.close();

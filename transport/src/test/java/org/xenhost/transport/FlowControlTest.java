@@ -76,7 +76,8 @@ class FlowControlTest {
 
     @Test
     void aReceiverThatStopsReadingStopsTheSender() throws Exception {
-        try (TransferTest.Pair p = new TransferTest.Pair(pki, TlsProvider.JDK, IoKind.NIO, b -> b.streamWindow(1 << 20))) {
+        try (TransferTest.Pair p = new TransferTest.Pair(pki, TlsProvider.JDK, IoKind.NIO,
+                b -> b.streamWindow(1 << 20).idleTimeout(Duration.ofSeconds(2)).keepaliveInterval(Duration.ofMillis(500)))) {
             OutboundStream out = p.dialer.openStream("stalled");
             CompletableFuture<Long> sender = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -86,7 +87,7 @@ class FlowControlTest {
                 }
             });
             InboundStream in = p.accepted.acceptStream(Duration.ofSeconds(10));
-            Thread.sleep(3000); // longer than the keepalive: the quiet connection must stay up
+            Thread.sleep(4000); // twice the idle timeout: only the keepalive pings keep this quiet connection up
             assertTrue(!sender.isDone(), "sender blocks while nobody reads");
             assertTrue(out.bytesSent() <= 2 << 20, "no more than the 1 MiB window (+1 frame) went out: " + out.bytesSent());
             assertTrue(p.dialer.isOpen(), "keepalive kept the idle connection open");

@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -194,8 +193,5 @@ class LinkFailureTest {
 
     private static long threads() {
         return ManagementFactory.getThreadMXBean().getThreadCount();
-    }
-
-    static void unused(ExecutionException e) {
     }
 }

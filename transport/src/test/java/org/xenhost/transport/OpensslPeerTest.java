@@ -58,8 +58,12 @@ class OpensslPeerTest {
 
     /** Runs s_client with the given certificate arguments, sends our hello, returns its output after it ends. */
     static String sClient(List<String> certArgs, boolean expectOpen) throws Exception {
+        return sClient(acceptor, "-tls1_3", certArgs, expectOpen);
+    }
+
+    static String sClient(PeerAcceptor acceptor, String tlsVersion, List<String> certArgs, boolean expectOpen) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("openssl", "s_client", "-connect", "127.0.0.1:" + acceptor.address().getPort(),
-                "-tls1_3", "-CAfile", pki.caCert().toString(), "-verify_return_error", "-verify_hostname", "localhost",
+                tlsVersion, "-CAfile", pki.caCert().toString(), "-verify_return_error", "-verify_hostname", "localhost",
                 "-servername", "localhost", "-nocommands"));
         cmd.addAll(certArgs);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -82,7 +86,7 @@ class OpensslPeerTest {
             PeerConnection c = acceptor.accept(Duration.ofSeconds(15));
             assertNotNull(c, "listener accepted the s_client connection; output:\n" + out);
             assertEquals("CN=host-b,O=xenhost", c.peer().subject());
-            assertTrue(c.tlsDescription().startsWith("TLSv1.3"), c.tlsDescription());
+            assertTrue(c.tlsDescription().startsWith(tlsVersion.equals("-tls1_2") ? "TLSv1.2" : "TLSv1.3"), c.tlsDescription());
             c.close();
         }
         // a refused client ends by itself; an accepted one ends when we close
@@ -124,6 +128,7 @@ class OpensslPeerTest {
         events.refused.clear();
         String out = sClient(cert(pki.otherDir.resolve("host-x-cert.pem"), pki.otherDir.resolve("host-x-key.pem")), false);
         RecordingEvents.Refusal r = events.nextRefusal();
+        assertEquals("CN=host-x,O=xenhost", r.subject());
         assertTrue(r.reason().contains("TLS"), r.reason());
         assertFalse(out.contains("XHTP"), out);
         assertNull(acceptor.accept(Duration.ofMillis(200)));
@@ -135,6 +140,7 @@ class OpensslPeerTest {
         String out = sClient(cert(pki.cert("host-expired"), pki.key("host-expired")), false);
         RecordingEvents.Refusal r = events.nextRefusal();
         assertTrue(r.reason().contains("peer certificate expired"), r.reason());
+        assertEquals("CN=host-expired,O=xenhost", r.subject(), "refusal names the certificate's subject");
         assertFalse(out.contains("XHTP"), out);
         assertNull(acceptor.accept(Duration.ofMillis(200)));
     }
@@ -148,6 +154,52 @@ class OpensslPeerTest {
         assertTrue(r.reason().contains("allowlist"), r.reason());
         assertFalse(out.contains("XHTP"), out);
         assertNull(acceptor.accept(Duration.ofMillis(200)));
+    }
+
+    @Test
+    void tls12IsRefusedByDefaultAndAcceptedWhenConfigured() throws Exception {
+        events.refused.clear();
+        String out = sClient(acceptor, "-tls1_2", cert(pki.cert("host-b"), pki.key("host-b")), false);
+        assertTrue(events.nextRefusal().reason().contains("TLS"));
+        assertFalse(out.contains("XHTP"), out);
+        try (Transport legacy = Transport.start(pki.config("host-a").allowTls12(true).build())) {
+            PeerAcceptor a = legacy.listen(new InetSocketAddress("127.0.0.1", 0));
+            out = sClient(a, "-tls1_2", cert(pki.cert("host-b"), pki.key("host-b")), true);
+            assertTrue(out.contains("TLSv1.2"), out);
+            assertTrue(out.contains("XHTP"), out);
+        }
+    }
+
+    @Test
+    void theJdkProviderOverNioAcceptsAndRefusesTheSame() throws Exception {
+        RecordingEvents jdkEvents = new RecordingEvents();
+        try (Transport jdk = Transport.start(pki.config("host-a").events(jdkEvents)
+                .tlsProvider(TransportConfig.TlsProvider.JDK).io(TransportConfig.IoKind.NIO).build())) {
+            assertTrue(jdk.description().startsWith("NIO, JDK"), jdk.description());
+            PeerAcceptor a = jdk.listen(new InetSocketAddress("127.0.0.1", 0));
+            String out = sClient(a, "-tls1_3", cert(pki.cert("host-b"), pki.key("host-b")), true);
+            assertTrue(out.contains("XHTP"), out);
+            out = sClient(a, "-tls1_3", cert(pki.cert("intruder"), pki.key("intruder")), false);
+            assertEquals("CN=intruder,O=xenhost", jdkEvents.nextRefusal().subject());
+            assertFalse(out.contains("XHTP"), out);
+            out = sClient(a, "-tls1_3", List.of(), false);
+            assertTrue(jdkEvents.nextRefusal().reason().contains("TLS"));
+            out = sClient(a, "-tls1_3", cert(pki.cert("host-expired"), pki.key("host-expired")), false);
+            RecordingEvents.Refusal expired = jdkEvents.nextRefusal();
+            assertTrue(expired.reason().contains("peer certificate expired"), expired.reason());
+            assertEquals("CN=host-expired,O=xenhost", expired.subject());
+            assertFalse(out.contains("XHTP"), out);
+        }
+    }
+
+    @Test
+    void aClientThatSaysNothingIsClosedAfterTheHandshakeTimeout() throws Exception {
+        events.refused.clear();
+        try (Socket s = new Socket("127.0.0.1", acceptor.address().getPort())) {
+            s.setSoTimeout(20_000);
+            assertEquals(-1, s.getInputStream().read(), "listener closed the silent connection");
+        }
+        assertTrue(events.nextRefusal().reason().contains("within"));
     }
 
     @Test

@@ -114,7 +114,7 @@ class TransferTest {
             p.accepted.send(new ControlMessage("test.ready", 1, new byte[0]));
             assertEquals("test.ready", p.dialer.receive(Duration.ofSeconds(10)).type());
 
-            long size = 64L << 20 | 12345; // not a multiple of anything
+            long size = 32L << 20 | 12345; // not a multiple of anything
             OutboundStream out = p.dialer.openStream("memory");
             CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -146,6 +146,48 @@ class TransferTest {
             long[] r = receive(p.accepted.acceptStream(Duration.ofSeconds(10)), 0);
             assertEquals(size, r[0]);
             assertEquals(sent.get(60, TimeUnit.SECONDS), r[1]);
+        }
+    }
+
+    @Test
+    void manyStreamsOpenedConcurrentlyFromBothSidesAllArrive() throws Exception {
+        try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
+            int n = 8;
+            java.util.List<CompletableFuture<Long>> sends = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                PeerConnection from = i % 2 == 0 ? p.dialer : p.accepted;
+                String label = "s" + i;
+                sends.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return send(from.openStream(label), 3L << 20);
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                }, r -> new Thread(r).start()));
+            }
+            java.util.Set<Long> sentCrcs = new java.util.HashSet<>();
+            java.util.List<CompletableFuture<long[]>> receives = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                PeerConnection to = i % 2 == 0 ? p.accepted : p.dialer;
+                InboundStream in = to.acceptStream(Duration.ofSeconds(20));
+                assertNotNull(in, "stream " + i + " arrived");
+                receives.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return receive(in, 0);
+                    } catch (IOException | InterruptedException e) {
+                        throw new RuntimeException(e);
+                    }
+                }, r -> new Thread(r).start()));
+            }
+            for (CompletableFuture<Long> s : sends) {
+                sentCrcs.add(s.get(60, TimeUnit.SECONDS));
+            }
+            for (CompletableFuture<long[]> r : receives) {
+                long[] got = r.get(60, TimeUnit.SECONDS);
+                assertEquals(3L << 20, got[0]);
+                assertTrue(sentCrcs.contains(got[1]));
+            }
+            assertTrue(p.dialer.isOpen() && p.accepted.isOpen());
         }
     }
 

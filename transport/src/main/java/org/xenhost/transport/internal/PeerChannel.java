@@ -82,7 +82,7 @@ public final class PeerChannel implements PeerConnection {
     private volatile int peerWindow;
     private volatile int peerMaxFrame;
     private int lastPeerStreamId;
-    private ScheduledFuture<?> deadline;
+    private volatile ScheduledFuture<?> deadline;
 
     PeerChannel(Channel channel, boolean client, TransportConfig config, Consumer<PeerChannel> onOpen) {
         this.channel = channel;
@@ -155,11 +155,14 @@ public final class PeerChannel implements PeerConnection {
             throw new IllegalArgumentException("stream label must be 1-200 characters, got '" + label + "'");
         }
         checkOpen();
-        int id = nextStreamId.getAndAdd(2);
-        OutboundStreamImpl s = new OutboundStreamImpl(this, id, label, peerWindow,
-                Math.min(peerMaxFrame, config.maxFrameSize()));
-        outbound.put(id, s);
-        writeFrame(new Frame.StreamOpen(id, label));
+        OutboundStreamImpl s;
+        // ids must reach the peer in increasing order: allocate and queue the open frame under one lock
+        synchronized (nextStreamId) {
+            int id = nextStreamId.getAndAdd(2);
+            s = new OutboundStreamImpl(this, id, label, peerWindow, Math.min(peerMaxFrame, config.maxFrameSize()));
+            outbound.put(id, s);
+            writeFrame(new Frame.StreamOpen(id, label));
+        }
         if (state == State.CLOSED) {
             // lost while opening: make sure the new stream learns it
             s.fail(lost());
@@ -315,13 +318,17 @@ public final class PeerChannel implements PeerConnection {
             if (evt instanceof SslHandshakeCompletionEvent hs) {
                 if (!hs.isSuccess()) {
                     if (state != State.CLOSED) {
-                        refuse(null, "TLS handshake failed: " + describe(hs.cause()));
+                        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+                        refuse(TlsContexts.refusedSubject(ssl == null ? null : ssl.engine()), hs.cause() instanceof io.netty.handler.ssl.SslHandshakeTimeoutException
+                                ? "no TLS handshake within " + config.handshakeTimeout()
+                                : "TLS handshake failed: " + describe(hs.cause()));
                     }
                     return;
                 }
                 onTlsEstablished(ctx);
             } else if (evt instanceof IdleStateEvent idle) {
-                if (idle.state() == IdleState.READER_IDLE) {
+                // before OPEN the handshake deadline governs: a slow TLS start is not a dead peer
+                if (idle.state() == IdleState.READER_IDLE && state == State.OPEN) {
                     fail(new IOException("nothing received from " + describePeer() + " for " + config.idleTimeout()
                             + "; peer declared dead"), false);
                 } else if (idle.state() == IdleState.WRITER_IDLE && state == State.OPEN) {

@@ -37,6 +37,9 @@ final class TlsContexts {
             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
 
+    /** Subject of the certificate each engine's trust check refused, for the refusal report (weak keys). */
+    private static final java.util.Map<SSLEngine, String> REFUSED = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
     final SslProvider provider;
     final SslContext server;
     final SslContext client;
@@ -60,6 +63,11 @@ final class TlsContexts {
         } catch (javax.net.ssl.SSLException e) {
             throw new IllegalStateException("cannot build TLS context (" + provider + "): " + e.getMessage(), e);
         }
+    }
+
+    /** {@return the subject whose certificate the trust check of {@code engine} refused, or null; forgets it} */
+    static String refusedSubject(SSLEngine engine) {
+        return engine == null ? null : REFUSED.remove(engine);
     }
 
     static SslProvider choose(TransportConfig.TlsProvider want) {
@@ -112,6 +120,13 @@ final class TlsContexts {
             return e;
         }
 
+        private static CertificateException logged(X509Certificate[] chain, String role, CertificateException e, SSLEngine engine) {
+            if (chain != null && chain.length > 0) {
+                REFUSED.put(engine, chain[0].getSubjectX500Principal().getName());
+            }
+            return logged(chain, role, e);
+        }
+
         @Override
         public void checkClientTrusted(X509Certificate[] chain, String auth, Socket s) throws CertificateException {
             try {
@@ -135,7 +150,7 @@ final class TlsContexts {
             try {
                 delegate.checkClientTrusted(chain, auth, e);
             } catch (CertificateException x) {
-                throw logged(chain, "client", x);
+                throw logged(chain, "client", x, e);
             }
         }
 
@@ -144,7 +159,7 @@ final class TlsContexts {
             try {
                 delegate.checkServerTrusted(chain, auth, e);
             } catch (CertificateException x) {
-                throw logged(chain, "server", x);
+                throw logged(chain, "server", x, e);
             }
         }
 
