@@ -29,6 +29,14 @@ class DaemonConfigTest {
     }
 
     @Test
+    void theShippedExampleFileIsValid() throws Exception {
+        java.nio.file.Path example = java.nio.file.Path.of(System.getProperty("xenhost.root"), "daemon/systemd/xenhostd.conf");
+        DaemonConfig c = DaemonConfig.resolve(example.toString(), java.nio.file.Files.readString(example), Map.of());
+        assertEquals("native", c.hypervisor());
+        assertEquals(Path.of("/run/xenhost/xenhostd.sock"), c.adminSocket());
+    }
+
+    @Test
     void unknownKeysAndBadValuesAreNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> DaemonConfig.resolve("x.conf", "statedir = \"/x\"\n", Map.of()));
