@@ -88,6 +88,23 @@ class MigrationSessionTest {
     }
 
     @Test
+    void guestWithHostDevicesIsRefusedWithTheLogDirtyReason() throws Exception {
+        try (TwoHosts h = new TwoHosts()) {
+            String uuid = TwoHosts.start(h.a, "nic", 16, 0);
+            OutgoingGuest g = TwoHosts.guest(h.a, uuid);
+            OutgoingGuest withNic = new OutgoingGuest(g.domid(), g.name(), g.uuid(), g.configJson(), g.memoryMiB(), g.vcpus(),
+                    List.of("0000:03:00.0"));
+            MigrationException e = assertThrows(MigrationException.class,
+                    () -> h.a.service.outgoing(withNic, h.b.endpoint(), live(false, 0)).run());
+            assertEquals(MigrationException.Kind.REFUSED, e.kind());
+            assertTrue(e.getMessage().contains("0000:03:00.0") && e.getMessage().contains("log-dirty")
+                    && e.getMessage().contains("--hostdev-policy=replug"), e.getMessage());
+            assertEquals(DomainState.RUNNING, h.a.domain(uuid).orElseThrow().state());
+            assertTrue(h.a.journal.all().isEmpty(), "refused before anything was journaled or sent");
+        }
+    }
+
+    @Test
     void abortMidStreamResumesTheSourceAndDestroysTheCopy() throws Exception {
         try (TwoHosts h = new TwoHosts()) {
             // guest memory is sparse: let the workload touch ~32 MiB so the paced stream lasts seconds
