@@ -215,6 +215,14 @@ public final class MigrationService implements AutoCloseable {
     /** At start: settles every migration the journal left open (in the background; retried until settled). */
     public void recoverAll() {
         for (JournalEntry e : journal.all()) {
+            if (!e.isSource() && e.phase() == Phase.UNPAUSED && !e.cookie().options().offline()) {
+                // a crash between unpausing and telling the driver: the guest runs here, make sure it is listed as ours
+                try {
+                    copies.find(e.uuid()).ifPresent(d -> host.incomingCommitted(e.cookie(), d.domid(), e.cookie().options().paused()));
+                } catch (LibxlException | RuntimeException ex) {
+                    log.warn("migration {}: cannot register {} after the restart: {}", e.id(), e.name(), ex.getMessage());
+                }
+            }
             if (!e.phase().terminal()) {
                 log.warn("migration {} ({} of {}) was interrupted in phase {}; settling it", e.id(), e.role(), e.name(), e.phase().label());
                 recoverLater(e);
