@@ -12,6 +12,11 @@ import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.jna.NativeLibxl;
 import org.xenhost.pci.HostFacts;
+import org.xenhost.transport.PeerAcceptor;
+import org.xenhost.transport.PeerAllowlist;
+import org.xenhost.transport.Transport;
+import org.xenhost.transport.TransportConfig;
+import org.xenhost.transport.pki.HostCredentials;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,25 +35,53 @@ public final class Xenhostd implements AutoCloseable {
     private final Libxl libxl;
     private final XenDriver driver;
     private final AdminServer admin;
+    private final Transport transport;
+    private final PeerAcceptor migrationListener;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private Xenhostd(DaemonConfig config, Libxl libxl, XenDriver driver, AdminServer admin) {
+    private Xenhostd(DaemonConfig config, Libxl libxl, XenDriver driver, AdminServer admin, Transport transport,
+                     PeerAcceptor migrationListener) {
         this.config = config;
         this.libxl = libxl;
         this.driver = driver;
         this.admin = admin;
+        this.transport = transport;
+        this.migrationListener = migrationListener;
     }
 
     /** Opens the hypervisor, reconciles state, and starts serving. Fails without side effects. */
     public static Xenhostd start(DaemonConfig config, Supplier<HostFacts> hostFacts) throws IOException, LibxlException {
         Files.createDirectories(config.stateDir());
         Libxl libxl = openHypervisor(config);
+        Transport transport = null;
+        PeerAcceptor listener = null;
         try {
-            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts);
+            // 1. the TLS migration port, when configured (there is no plaintext one)
+            String endpoint = null;
+            if (config.listen() != null) {
+                HostCredentials creds = HostCredentials.load(config.tlsDir(), config.tlsName());
+                transport = Transport.start(TransportConfig.builder(creds, PeerAllowlist.of(config.allowPeers())).build());
+                listener = transport.listen(config.listen());
+                String host = config.listen().getAddress() != null && config.listen().getAddress().isAnyLocalAddress()
+                        ? hostFacts.get().hostname() : config.listen().getHostString();
+                endpoint = host + ":" + listener.address().getPort();
+                log.info("migration listener on {} ({})", endpoint, transport.description());
+            }
+            // 2. the driver (which settles interrupted migrations), then the admin socket
+            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts, transport, endpoint);
+            if (listener != null) {
+                driver.serveMigrations(listener);
+            }
             AdminServer admin = AdminServer.start(driver, config.adminSocket(), config.adminGroup(), 64);
             log.info("xenhostd ready: hypervisor {}, state {}, admin socket {}", config.hypervisor(), config.stateDir(), config.adminSocket());
-            return new Xenhostd(config, libxl, driver, admin);
+            return new Xenhostd(config, libxl, driver, admin, transport, listener);
         } catch (IOException | RuntimeException e) {
+            if (listener != null) {
+                listener.close();
+            }
+            if (transport != null) {
+                transport.close();
+            }
             libxl.close();
             throw e;
         }
@@ -60,8 +93,9 @@ public final class Xenhostd implements AutoCloseable {
             return NativeLibxl.open();
         }
         Path sysfs = config.sysfsRoot();
-        return EmulatedLibxl.open(config.stateDir().resolve("emulated-xen"), sysfs.equals(Path.of("/")) ? null : sysfs,
-                HostSettings.DEFAULT);
+        HostSettings host = config.emulatedMemoryMiB() > 0
+                ? HostSettings.DEFAULT.withTotalMemory(config.emulatedMemoryMiB() << 20) : HostSettings.DEFAULT;
+        return EmulatedLibxl.open(config.stateDir().resolve("emulated-xen"), sysfs.equals(Path.of("/")) ? null : sysfs, host);
     }
 
     public DaemonConfig config() {
@@ -87,7 +121,13 @@ public final class Xenhostd implements AutoCloseable {
             return;
         }
         admin.close();
+        if (migrationListener != null) {
+            migrationListener.close();
+        }
         driver.close();
+        if (transport != null) {
+            transport.close();
+        }
         libxl.close();
         log.info("xenhostd stopped; domains keep running");
         stopped.countDown();

@@ -22,6 +22,8 @@ final class DaemonProcess implements AutoCloseable {
     final Path stateDir;
     final Path socket;
     private final List<String> extra;
+    private final java.util.Map<String, String> env = new java.util.HashMap<>();
+    private final List<String> prefix = new ArrayList<>();
     private Process process;
     private final StringBuilder log = new StringBuilder();
 
@@ -36,11 +38,14 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     DaemonProcess start() throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "daemon",
                 "--state-dir", stateDir.toString(), "--admin-socket", socket.toString()));
         cmd.addAll(extra);
-        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        process = pb.start();
         CompletableFuture<Boolean> ready = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -69,6 +74,43 @@ final class DaemonProcess implements AutoCloseable {
             throw new IllegalStateException("xenhostd did not become ready:\n" + log(), e);
         }
         return this;
+    }
+
+    /** Runs the daemon inside a network namespace ({@code ip netns exec NS}, which execs: the pid stays the daemon's). */
+    DaemonProcess inNetns(String ns) {
+        prefix.clear();
+        prefix.addAll(List.of("ip", "netns", "exec", ns));
+        return this;
+    }
+
+    /** Sets an environment variable for the next {@link #start()} (e.g. a crash point). */
+    DaemonProcess env(String key, String value) {
+        if (value == null) {
+            env.remove(key);
+        } else {
+            env.put(key, value);
+        }
+        return this;
+    }
+
+    boolean alive() {
+        return process != null && process.isAlive();
+    }
+
+    /** Waits for the process to exit on its own (e.g. at a crash point); false if it is still running. */
+    boolean awaitExit(long seconds) throws InterruptedException {
+        return process.waitFor(seconds, TimeUnit.SECONDS);
+    }
+
+    /** Open file descriptors and threads of the daemon, from /proc. */
+    long[] fdsAndThreads() throws IOException {
+        long fds;
+        try (var s = java.nio.file.Files.list(Path.of("/proc", String.valueOf(process.pid()), "fd"))) {
+            fds = s.count();
+        }
+        long threads = java.nio.file.Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status")).stream()
+                .filter(l -> l.startsWith("Threads:")).mapToLong(l -> Long.parseLong(l.substring(8).trim())).findFirst().orElse(-1);
+        return new long[] {fds, threads};
     }
 
     String log() {

@@ -39,6 +39,8 @@ final class DaemonCommand implements Callable<Integer> {
     String tlsName;
     @Option(names = "--allow-peer", paramLabel = "PATTERN", description = "certificate subject/SAN pattern allowed to connect (repeatable)")
     List<String> allowPeers;
+    @Option(names = "--emulated-memory", paramLabel = "MiB", description = "memory of a newly created emulated host")
+    String emulatedMemory;
 
     @Override
     public Integer call() throws Exception {
@@ -60,6 +62,7 @@ final class DaemonCommand implements Callable<Integer> {
         flags.put("tls_dir", tlsDir);
         flags.put("tls_name", tlsName);
         flags.put("allow_peer", allowPeers);
+        flags.put("emulated_memory", emulatedMemory);
         DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
         Xenhostd d = Xenhostd.start(config, hostFacts());
         // SIGTERM/SIGINT end the daemon cleanly (exit 0, as systemd expects), not with the JVM's 143

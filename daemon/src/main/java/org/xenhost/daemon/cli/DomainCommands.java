@@ -315,6 +315,22 @@ final class DomainCommands {
             } else {
                 out().printf("Job:   %s%nPhase: %s%nSince: %s%n", j.kind(), j.phase(), j.since());
             }
+            var m = j.migration();
+            if (m != null) {
+                out().printf("Migration:        %s (%s)%n", m.id(), m.role());
+                out().printf("Step:             %s%n", m.step());
+                out().printf("Data:             %.1f MiB, %d pages%n", m.bytes() / 1048576.0, m.pages());
+                out().printf("Memory:           %d MiB total, %.1f MiB remaining in this pass%n", m.memoryTotalBytes() >> 20,
+                        m.memoryRemainingBytes() / 1048576.0);
+                out().printf("Iteration:        %d%n", m.iteration());
+                out().printf("Dirty rate:       %s MiB/s%n", m.dirtyRateMiBps() < 0 ? "-" : m.dirtyRateMiBps());
+                out().printf("Transfer rate:    %s MiB/s%n", m.transferRateMiBps() < 0 ? "-" : m.transferRateMiBps());
+                out().printf("Elapsed:          %d ms%n", m.elapsedMs());
+                out().printf("Remaining (est.): %s%n", m.etaMs() < 0 ? "-" : m.etaMs() + " ms");
+                if (m.downtimeMs() >= 0) {
+                    out().printf("Downtime:         %d ms%n", m.downtimeMs());
+                }
+            }
             out().flush();
         }
     }

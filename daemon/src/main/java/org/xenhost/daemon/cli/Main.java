@@ -36,6 +36,7 @@ import java.io.PrintWriter;
                 PkiCommand.class,
                 DeviceCommands.Attach.class,
                 DeviceCommands.Detach.class,
+                MigrateCommand.class,
         })
 public final class Main implements Runnable {
     /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */

@@ -26,12 +26,14 @@ import java.util.Set;
  * @param tlsDir       ca-cert.pem, HOST-cert.pem, HOST-key.pem
  * @param tlsName      HOST in those file names
  * @param allowPeers   certificate subject/SAN patterns allowed to connect
+ * @param emulatedMemoryMiB memory of the emulated host when it is first created (0: the emulator's default)
  */
 public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Path adminSocket, String adminGroup,
-                           InetSocketAddress listen, Path tlsDir, String tlsName, List<String> allowPeers) {
+                           InetSocketAddress listen, Path tlsDir, String tlsName, List<String> allowPeers,
+                           long emulatedMemoryMiB) {
 
     public static final Set<String> KEYS = Set.of("hypervisor", "sysfs_root", "state_dir", "admin_socket",
-            "admin_group", "listen", "tls_dir", "tls_name", "allow_peer");
+            "admin_group", "listen", "tls_dir", "tls_name", "allow_peer", "emulated_memory");
 
     public DaemonConfig {
         allowPeers = List.copyOf(allowPeers);
@@ -82,8 +84,24 @@ public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Pat
         }
         @SuppressWarnings("unchecked")
         List<String> peers = v.get("allow_peer") == null ? List.of() : (List<String>) v.get("allow_peer");
+        if (listen != null && peers.isEmpty()) {
+            throw new IllegalArgumentException("listen needs at least one allow_peer pattern (e.g. 'CN=host-*' or '*' for any "
+                    + "certificate of the CA): there is no implicit allow-all");
+        }
+        long memory = 0;
+        if (v.get("emulated_memory") != null) {
+            try {
+                memory = Long.parseLong(((String) v.get("emulated_memory")).trim());
+            } catch (NumberFormatException e) {
+                memory = -1;
+            }
+            if (memory <= 2048 || memory > (1L << 32)) {
+                throw new IllegalArgumentException("emulated_memory \"" + v.get("emulated_memory")
+                        + "\" must be the emulated host's memory in MiB, more than the 2048 MiB dom0 keeps");
+            }
+        }
         return new DaemonConfig(hv, Path.of((String) v.get("sysfs_root")), Path.of((String) v.get("state_dir")),
-                Path.of((String) v.get("admin_socket")), (String) v.get("admin_group"), listen, tlsDir, tlsName, peers);
+                Path.of((String) v.get("admin_socket")), (String) v.get("admin_group"), listen, tlsDir, tlsName, peers, memory);
     }
 
     /** Parses {@code HOST:PORT} ({@code [v6]:PORT} for IPv6); port 0 means "pick one". */

@@ -180,6 +180,11 @@ class AdminSocketTest {
             return false;
         }
 
+        public org.xenhost.migration.MigrationStats migrate(String dom, String destination,
+                                                             org.xenhost.migration.MigrationOptions options) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
         public void close() {
         }
     }

@@ -48,5 +48,11 @@ class DaemonConfigTest {
         assertTrue(e.getMessage().contains("port must be 0..65535"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> DaemonConfig.resolve(null, null, Map.of("listen", "127.0.0.1:0")));
         assertTrue(e.getMessage().contains("no plaintext migration port"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> DaemonConfig.resolve(null, null,
+                Map.of("listen", "127.0.0.1:0", "tls_dir", "/d", "tls_name", "h")));
+        assertTrue(e.getMessage().contains("allow_peer"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> DaemonConfig.resolve(null, null, Map.of("emulated_memory", "1024")));
+        assertTrue(e.getMessage().contains("emulated_memory \"1024\"") && e.getMessage().contains("2048"), e.getMessage());
+        assertEquals(4096, DaemonConfig.resolve(null, null, Map.of("emulated_memory", "4096")).emulatedMemoryMiB());
     }
 }

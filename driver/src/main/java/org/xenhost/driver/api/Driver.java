@@ -1,5 +1,8 @@
 package org.xenhost.driver.api;
 
+import org.xenhost.migration.MigrationOptions;
+import org.xenhost.migration.MigrationStats;
+
 import java.util.List;
 
 /**
@@ -59,6 +62,17 @@ public interface Driver extends AutoCloseable {
 
     /** Takes a domain made outside xenhost (e.g. by {@code xl create}) under management. */
     DomainSummary adopt(int domid);
+
+    /**
+     * Moves a domain to the xenhost daemon listening at {@code destination} (HOST:PORT, its TLS migration port),
+     * peer to peer: this daemon runs begin, asks the destination to prepare, performs the stream, and finishes
+     * with the commit handshake (the destination unpauses only once this host has given the guest up) and
+     * confirm. Blocks until done; {@link #jobInfo} shows progress meanwhile and {@link #abortJob} stops it
+     * before the hand-over (the guest then keeps running here).
+     *
+     * @return the final statistics (total time, downtime)
+     */
+    MigrationStats migrate(String dom, String destination, MigrationOptions options);
 
     /** The modify job running on the domain, or the last one a daemon restart interrupted. */
     JobInfo jobInfo(String dom);

@@ -31,6 +31,17 @@ import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.ProgressListener;
 import org.xenhost.libxl.stream.XlSaveHeader;
 import org.xenhost.pci.HostFacts;
+import org.xenhost.migration.MigrationCookie;
+import org.xenhost.migration.MigrationException;
+import org.xenhost.migration.MigrationHost;
+import org.xenhost.migration.MigrationJournal;
+import org.xenhost.migration.MigrationOptions;
+import org.xenhost.migration.MigrationService;
+import org.xenhost.migration.MigrationStats;
+import org.xenhost.migration.OutgoingGuest;
+import org.xenhost.migration.SourceSession;
+import org.xenhost.transport.PeerAcceptor;
+import org.xenhost.transport.Transport;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -76,16 +87,37 @@ public final class XenDriver implements Driver {
     /** Jobs found interrupted at start-up, by uuid, until the domain's next job. */
     private final Map<String, String> interrupted = new ConcurrentHashMap<>();
 
+    /** Migrations in and out; settles what a previous daemon left open once the domains are reconciled. */
+    private final MigrationService migrations;
+    /** Outgoing migrations by domain uuid, for jobInfo. */
+    private final Map<String, SourceSession> outgoing = new ConcurrentHashMap<>();
+
     /** A domain we manage: what is on disk, and its parsed configuration. */
     private record Entry(DomainRecord record, DomainConfig config) {
     }
 
     public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts) {
+        this(libxl, stateDir, jobs, hostFacts, null, null);
+    }
+
+    /**
+     * @param transport the daemon's TLS transport for migrations, or null (no migration)
+     * @param endpoint  HOST:PORT where peers reach this daemon's migration listener (told to them for recovery), or null
+     */
+    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
+                     String endpoint) {
         this.libxl = libxl;
         this.store = new DomainStore(stateDir);
         this.jobs = jobs;
         this.hostFacts = hostFacts;
         reconcile();
+        this.migrations = new MigrationService(libxl, transport, new MigrationJournal(stateDir), new Migrations(), endpoint);
+        migrations.recoverAll();
+    }
+
+    /** Serves incoming migrations on the daemon's listener. */
+    public void serveMigrations(PeerAcceptor acceptor) {
+        migrations.serve(acceptor);
     }
 
     // ---- start-up -----------------------------------------------------------------------------------------
@@ -211,11 +243,20 @@ public final class XenDriver implements Driver {
 
     @Override
     public JobInfo jobInfo(String dom) {
+        Optional<MigrationStats> m = migrations.stats(dom);
+        if (m.isPresent() && m.get().role().equals("destination")) {
+            // an arriving guest is not a domain of this host until it is committed
+            MigrationStats st = m.get();
+            return new JobInfo(dom, JobKind.MIGRATE_IN.label(), st.outcome() == null ? "running" : st.outcome(), st.phase(), null, false, st);
+        }
         Entry e = find(dom);
         Optional<Job> j = jobs.current(e.record().uuid());
         if (j.isPresent()) {
             var s = j.get().snapshot();
-            return new JobInfo(e.record().name(), s.kind().label(), "running", s.phase(), s.started().toString(), s.abortable());
+            SourceSession out = outgoing.get(e.record().uuid());
+            MigrationStats st = out == null ? null : out.stats();
+            return new JobInfo(e.record().name(), s.kind().label(), "running", st != null ? st.phase() : s.phase(),
+                    s.started().toString(), s.abortable(), st);
         }
         String gone = interrupted.get(e.record().uuid());
         return gone == null ? new JobInfo(e.record().name(), null, "none", null, null, false)
@@ -573,6 +614,170 @@ public final class XenDriver implements Driver {
         }
     }
 
+    // ---- migration ----------------------------------------------------------------------------------------
+
+    @Override
+    public MigrationStats migrate(String dom, String destination, MigrationOptions options) {
+        if (options == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "migration options are required");
+        }
+        Entry e = find(dom);
+        try (Job job = begin(e, JobKind.MIGRATE_OUT)) {
+            Entry now = domains.get(e.record().uuid());
+            DomainRecord r = now.record();
+            OutgoingGuest guest;
+            if (options.offline()) {
+                if (r.state() != RunState.SHUT_OFF) {
+                    throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
+                            + "; --offline moves the definition of a shut-off domain");
+                }
+                guest = new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
+                        now.config().vcpus(), hostdevs(now));
+            } else {
+                requireLive(r);
+                String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
+                guest = new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
+                        hostdevs(now));
+            }
+            SourceSession session;
+            try {
+                session = migrations.outgoing(guest, destination, options);
+            } catch (MigrationException ex) {
+                throw driverError(ex);
+            }
+            job.phase("migrating to " + destination);
+            persist(r.withJob(jobMark(job)));
+            outgoing.put(r.uuid(), session);
+            job.onAbort(() -> session.abort("aborted by the operator"));
+            try {
+                return session.run();
+            } catch (MigrationException ex) {
+                throw driverError(ex);
+            } finally {
+                outgoing.remove(r.uuid());
+                Entry after = domains.get(r.uuid());
+                if (after != null && after.record().job() != null) {
+                    persist(after.record().withJob(null));
+                    domains.put(r.uuid(), new Entry(after.record().withJob(null), after.config()));
+                }
+            }
+        }
+    }
+
+    private static List<String> hostdevs(Entry e) {
+        return e.config().pci().stream().map(p -> p.device().bdf().toString()).toList();
+    }
+
+    private static DriverException driverError(MigrationException ex) {
+        DriverError kind = switch (ex.kind()) {
+            case INVALID_INPUT -> DriverError.INVALID_INPUT;
+            case REFUSED -> DriverError.REFUSED;
+            case FAILED, ABORTED -> DriverError.FAILED;
+        };
+        return new DriverException(kind, ex.getMessage(), ex);
+    }
+
+    /** What the migration service asks of this driver: host facts, and the domain list when guests come and go. */
+    private final class Migrations implements MigrationHost {
+        @Override
+        public String hostName() {
+            return hostFacts.get().hostname();
+        }
+
+        @Override
+        public List<String> cpuFlags() {
+            return hostFacts.get().cpuFlags();
+        }
+
+        @Override
+        public long freeMemoryMiB() {
+            return call("read host memory", libxl::hostInfo).freeMemoryKb() / 1024;
+        }
+
+        @Override
+        public String conflict(String name, String uuid) {
+            for (Entry e : domains.values()) {
+                if (e.record().name().equals(name) || e.record().uuid().equalsIgnoreCase(uuid)) {
+                    return "a domain named '" + e.record().name() + "' (uuid " + e.record().uuid() + ") is already defined here"
+                            + (e.record().name().equals(name) ? "; choose another name with --dest-name" : "");
+                }
+            }
+            for (DomainInfo d : xenDomains()) {
+                if (name.equals(d.name()) || d.uuid().toString().equalsIgnoreCase(uuid)) {
+                    return "Xen here already runs a domain named '" + d.name() + "' (domid " + d.domid() + ", uuid " + d.uuid() + ")";
+                }
+            }
+            return null;
+        }
+
+        @Override
+        public void incomingCommitted(MigrationCookie c, int domid, boolean paused) {
+            if (domains.containsKey(c.uuid())) {
+                return; // recovery may report a guest registered before the restart
+            }
+            Entry e = register(c, c.options().persist());
+            DomainRecord running = e.record().withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING);
+            persist(running);
+            domains.put(c.uuid(), new Entry(running, e.config()));
+        }
+
+        @Override
+        public void incomingDefined(MigrationCookie c) {
+            register(c, true);
+        }
+
+        private Entry register(MigrationCookie c, boolean persistent) {
+            try {
+                com.fasterxml.jackson.databind.node.ObjectNode root = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(c.configJson());
+                root.with("c_info").put("name", c.destinationName());
+                if (root.has("name")) {
+                    root.put("name", c.destinationName());
+                }
+                String xlCfg = LibxlJson.toXlCfg(JSON.writeValueAsString(root));
+                DomainConfig cfg = parse(xlCfg, "configuration of " + c.destinationName() + " migrated from " + c.sourceHost())
+                        .withUuid(UUID.fromString(c.uuid()));
+                synchronized (XenDriver.this) {
+                    DomainRecord r = new DomainRecord(c.uuid(), c.destinationName(), null, RunState.SHUT_OFF, persistent, List.of(), null);
+                    saveConfig(c.uuid(), xlCfg);
+                    persist(r);
+                    Entry e = new Entry(r, cfg);
+                    domains.put(c.uuid(), e);
+                    log.info("domain {} ({}) arrived from {}{}", c.destinationName(), c.uuid(), c.sourceHost(), persistent ? ", defined" : "");
+                    return e;
+                }
+            } catch (IOException ex) {
+                throw new DriverException(DriverError.FAILED, "cannot record the migrated domain " + c.destinationName() + ": " + ex.getMessage(), ex);
+            }
+        }
+
+        @Override
+        public void outgoingCommitted(String uuid, MigrationOptions options) {
+            Entry e = domains.get(uuid);
+            if (e == null) {
+                return;
+            }
+            if (options.undefineSource() || !e.record().persistent()) {
+                domains.remove(uuid);
+                deleteQuietly(uuid);
+                interrupted.remove(uuid);
+                log.info("domain {} migrated away{}", e.record().name(), e.record().persistent() ? " and undefined here" : "");
+            } else {
+                stopped(new Entry(e.record().withJob(null), e.config()), "migrated away; its definition stays");
+            }
+        }
+
+        @Override
+        public void outgoingRolledBack(String uuid, int domid) {
+            Entry e = domains.get(uuid);
+            if (e == null) {
+                return;
+            }
+            DomainRecord r = e.record().withRuntime(domid, RunState.RUNNING).withJob(null);
+            persist(r);
+            domains.put(uuid, new Entry(r, e.config()));
+        }
+    }
+
     @Override
     public DomainSummary adopt(int domid) {
         DomainInfo d = call("look up domid " + domid, () -> libxl.domainInfo(domid));
@@ -599,6 +804,7 @@ public final class XenDriver implements Driver {
     @Override
     public void close() {
         // domains belong to Xen and keep running; the state directory already holds everything
+        migrations.close();
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------

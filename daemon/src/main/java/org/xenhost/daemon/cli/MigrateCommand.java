@@ -1,0 +1,189 @@
+package org.xenhost.daemon.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.xenhost.daemon.admin.RemoteDriver;
+import org.xenhost.driver.api.Driver;
+import org.xenhost.driver.api.DriverException;
+import org.xenhost.driver.api.JobInfo;
+import org.xenhost.migration.MigrationOptions;
+import org.xenhost.migration.MigrationStats;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * {@code xenhost migrate DOM DEST}: asks the local daemon to move a domain to the daemon at DEST (its TLS
+ * migration port), showing progress while it runs: a one-line bar on a terminal, one JSON object per line
+ * with {@code --json}. Ctrl-C aborts the migration (the guest keeps running here) unless it is past the
+ * hand-over.
+ */
+@Command(name = "migrate", description = "Live-migrate a domain to another xenhost daemon (DEST = HOST:PORT of its migration listener).")
+final class MigrateCommand implements Callable<Integer> {
+    private static final ObjectMapper LINES = new ObjectMapper();
+
+    @ParentCommand
+    Main main;
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "DOM")
+    String dom;
+    @Parameters(index = "1", paramLabel = "DEST")
+    String dest;
+    @Option(names = "--live", negatable = true, defaultValue = "true", description = "pre-copy while the guest runs (default); --no-live pauses first")
+    boolean live;
+    @Option(names = "--offline", description = "move only the definition of a shut-off domain (needs --persist)")
+    boolean offline;
+    @Option(names = "--paused", description = "leave the guest paused on the destination")
+    boolean paused;
+    @Option(names = "--persist", description = "define the domain on the destination")
+    boolean persist;
+    @Option(names = "--undefine-source", description = "forget the definition here after success")
+    boolean undefineSource;
+    @Option(names = "--bandwidth", paramLabel = "MiB/s", defaultValue = "0", description = "limit the stream (0: unlimited)")
+    int bandwidth;
+    @Option(names = "--debug", description = "send memory again for the destination to verify every page (libxc VERIFY)")
+    boolean debug;
+    @Option(names = "--dest-name", paramLabel = "NAME", description = "name on the destination")
+    String destName;
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0", description = "abort if not handed over after this long")
+    int timeout;
+    @Option(names = "--hostdev-policy", paramLabel = "refuse|replug", defaultValue = "refuse",
+            description = "guests with passed-through devices: refuse (default) or unplug/replug")
+    String hostdevPolicy;
+    @Option(names = "--hostdev-map", paramLabel = "SRC_BDF=DST_BDF", description = "device mapping for --hostdev-policy=replug")
+    Map<String, String> hostdevMap;
+    @Option(names = "--json", description = "one JSON object per line per event, for scripts")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        MigrationOptions.HostdevPolicy policy = switch (hostdevPolicy) {
+            case "refuse" -> MigrationOptions.HostdevPolicy.REFUSE;
+            case "replug" -> MigrationOptions.HostdevPolicy.REPLUG;
+            default -> throw new IllegalArgumentException("--hostdev-policy '" + hostdevPolicy + "' must be refuse or replug");
+        };
+        MigrationOptions options = new MigrationOptions(live && !offline, offline, paused, persist, undefineSource, bandwidth,
+                debug, destName, timeout, policy, hostdevMap);
+        PrintWriter out = spec.commandLine().getOut();
+        Driver d = RemoteDriver.connect(main.socket());
+        CompletableFuture<MigrationStats> run = CompletableFuture.supplyAsync(() -> d.migrate(dom, dest, options));
+        Thread abortOnInterrupt = new Thread(() -> {
+            if (!run.isDone()) {
+                try {
+                    d.abortJob(dom);
+                    run.get(60, TimeUnit.SECONDS);
+                } catch (Exception ignored) {
+                    // the daemon reports the outcome in its log and domjobinfo
+                }
+            }
+        }, "migrate-ctrl-c");
+        Runtime.getRuntime().addShutdownHook(abortOnInterrupt);
+        boolean bar = !json && System.console() != null;
+        try {
+            MigrationStats last = null;
+            while (true) {
+                try {
+                    MigrationStats end = run.get(json ? 250 : 500, TimeUnit.MILLISECONDS);
+                    if (bar) {
+                        out.print("\r" + " ".repeat(100) + "\r");
+                    }
+                    report(out, end);
+                    return Main.EXIT_OK;
+                } catch (TimeoutException poll) {
+                    MigrationStats now = progress(d);
+                    if (now != null && (last == null || now.bytes() != last.bytes() || !now.phase().equals(last.phase()))) {
+                        if (json) {
+                            event(out, "progress", now, null);
+                        } else if (bar) {
+                            out.print("\r" + bar(now));
+                            out.flush();
+                        }
+                        last = now;
+                    }
+                } catch (ExecutionException e) {
+                    if (bar) {
+                        out.println();
+                    }
+                    if (json) {
+                        event(out, "failed", null, e.getCause().getMessage());
+                    }
+                    if (e.getCause() instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    throw e;
+                }
+            }
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(abortOnInterrupt);
+            } catch (IllegalStateException ignored) {
+                // already shutting down: the hook is running
+            }
+        }
+    }
+
+    private MigrationStats progress(Driver d) {
+        try {
+            JobInfo j = d.jobInfo(dom);
+            return j.migration();
+        } catch (DriverException e) {
+            return null; // gone here already (handed over) or not started yet
+        }
+    }
+
+    private void report(PrintWriter out, MigrationStats s) {
+        if (json) {
+            event(out, "completed", s, null);
+            return;
+        }
+        out.printf("Migration %s: %s moved to %s%n", s.id(), dom, dest);
+        out.printf("  data:      %.1f MiB, %d pages%n", s.bytes() / 1048576.0, s.pages());
+        out.printf("  passes:    %d%n", s.iteration() + 1);
+        out.printf("  total:     %d ms%n", s.elapsedMs());
+        out.printf("  downtime:  %d ms%n", s.downtimeMs());
+        out.flush();
+    }
+
+    private static String bar(MigrationStats s) {
+        int width = 30;
+        double done = s.memoryTotalBytes() <= 0 ? 0 : 1.0 - (double) s.memoryRemainingBytes() / s.memoryTotalBytes();
+        int filled = (int) Math.round(Math.max(0, Math.min(1, done)) * width);
+        return String.format("[%s%s] %-13s pass %d  %7.1f MiB  %6.1f MiB/s  ETA %s ", "#".repeat(filled), ".".repeat(width - filled),
+                s.phase(), Math.max(0, s.iteration()), s.bytes() / 1048576.0, Math.max(0, s.transferRateMiBps()),
+                s.etaMs() < 0 ? "?" : (s.etaMs() / 1000) + "s");
+    }
+
+    private static void event(PrintWriter out, String kind, MigrationStats s, String message) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("event", kind);
+        if (s != null) {
+            ObjectNode n = LINES.valueToTree(s);
+            n.fields().forEachRemaining(f -> m.put(f.getKey(), f.getValue()));
+        }
+        if (message != null) {
+            m.put("message", message);
+        }
+        try {
+            out.println(LINES.writeValueAsString(m));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        out.flush();
+    }
+
+}

@@ -1,0 +1,71 @@
+package org.xenhost.migration;
+
+import org.xenhost.libxl.DomainInfo;
+import org.xenhost.libxl.DomainState;
+import org.xenhost.libxl.Libxl;
+import org.xenhost.libxl.LibxlException;
+
+import java.util.Optional;
+
+/**
+ * The few things a migration does to a copy of the guest on this host, each safe to repeat (recovery may run
+ * it again after a crash half-way). Copies are found by uuid, so a rename in between does not lose them.
+ */
+final class GuestCopies {
+    private final Libxl libxl;
+
+    GuestCopies(Libxl libxl) {
+        this.libxl = libxl;
+    }
+
+    Optional<DomainInfo> find(String uuid) throws LibxlException {
+        for (DomainInfo d : libxl.listDomains()) {
+            if (d.domid() != 0 && d.uuid().toString().equalsIgnoreCase(uuid)) {
+                return Optional.of(d);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Source: give the guest its name back and let it run (libxl_domain_resume with suspend_cancel). */
+    int reviveSource(String uuid, String name) throws LibxlException {
+        DomainInfo d = find(uuid).orElseThrow(() -> new LibxlException(org.xenhost.libxl.LibxlError.DOMAIN_NOTFOUND,
+                "the source copy of " + name + " (" + uuid + ") is gone"));
+        if (!name.equals(d.name())) {
+            libxl.rename(d.domid(), d.name(), name);
+        }
+        if (d.state() == DomainState.SUSPENDED || d.state() == DomainState.PAUSED) {
+            libxl.resume(d.domid());
+        }
+        return d.domid();
+    }
+
+    /** Source: the destination runs the guest; the suspended copy here goes. */
+    void destroySource(String uuid) throws LibxlException {
+        Optional<DomainInfo> d = find(uuid);
+        if (d.isPresent()) {
+            libxl.destroy(d.get().domid());
+        }
+    }
+
+    /** Destination: drop the received copy, but only while it is still the paused incoming one. */
+    void destroyIncoming(MigrationCookie c) throws LibxlException {
+        Optional<DomainInfo> d = find(c.uuid());
+        if (d.isPresent() && c.incomingName().equals(d.get().name())) {
+            libxl.destroy(d.get().domid());
+        }
+    }
+
+    /** Destination: the copy becomes the guest: its own name, running unless asked to stay paused. */
+    int commitIncoming(MigrationCookie c) throws LibxlException {
+        DomainInfo d = find(c.uuid()).orElseThrow(() -> new LibxlException(org.xenhost.libxl.LibxlError.DOMAIN_NOTFOUND,
+                "the received copy of " + c.name() + " (" + c.uuid() + ") is gone"));
+        if (c.incomingName().equals(d.name())) {
+            libxl.rename(d.domid(), c.incomingName(), c.destinationName());
+        }
+        if (!c.options().paused() && d.state() == DomainState.PAUSED) {
+            libxl.unpause(d.domid());
+        }
+        return d.domid();
+    }
+}
