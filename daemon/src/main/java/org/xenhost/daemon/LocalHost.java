@@ -160,7 +160,7 @@ public final class LocalHost implements AutoCloseable {
     }
 
     /** Copies a sysfs tree, links as links, into place atomically (a half-copied tree is never used). */
-    private static void copyTree(Path from, Path to) throws IOException {
+    static void copyTree(Path from, Path to) throws IOException {
         Files.createDirectories(to.getParent());
         Path tmp = Files.createTempDirectory(to.getParent(), "sysfs-copy");
         try (Stream<Path> walk = Files.walk(from)) {

@@ -92,10 +92,24 @@ public final class Xenhostd implements AutoCloseable {
             // no silent fallback: on a host without Xen this fails with the binding's own message
             return NativeLibxl.open();
         }
-        Path sysfs = config.sysfsRoot();
+        Path sysfs = config.sysfsRoot().toAbsolutePath().normalize();
         HostSettings host = config.emulatedMemoryMiB() > 0
                 ? HostSettings.DEFAULT.withTotalMemory(config.emulatedMemoryMiB() << 20) : HostSettings.DEFAULT;
-        return EmulatedLibxl.open(config.stateDir().resolve("emulated-xen"), sysfs.equals(Path.of("/")) ? null : sysfs, host);
+        Path xen = config.stateDir().resolve("emulated-xen");
+        if (sysfs.equals(Path.of("/"))) {
+            // never let the emulated kernel write to this machine's real /sys: no PCI devices then
+            return EmulatedLibxl.open(xen, null, host);
+        }
+        if (!java.nio.file.Files.isDirectory(sysfs.resolve("sys/bus/pci/devices"))) {
+            throw new IllegalArgumentException("sysfs root " + sysfs + " has no sys/bus/pci/devices; give a tree such as fixtures/sysfs/asus-p6t6");
+        }
+        // the emulated kernel works on the host's own copy, so a fixture tree is never changed and the
+        // emulated host's devices persist with the rest of its state
+        Path tree = xen.resolve("sysfs");
+        if (!java.nio.file.Files.isDirectory(tree)) {
+            LocalHost.copyTree(sysfs, tree);
+        }
+        return EmulatedLibxl.open(xen, tree, host);
     }
 
     public DaemonConfig config() {
