@@ -15,8 +15,37 @@ import java.io.PrintWriter;
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {
                 XlCommand.class,
+                DaemonCommand.class,
+                DomainCommands.ListDomains.class,
+                DomainCommands.Define.class,
+                DomainCommands.Undefine.class,
+                DomainCommands.Create.class,
+                DomainCommands.Destroy.class,
+                DomainCommands.Shutdown.class,
+                DomainCommands.Pause.class,
+                DomainCommands.Resume.class,
+                DomainCommands.DomInfo.class,
+                DomainCommands.DumpConfig.class,
+                DomainCommands.Save.class,
+                DomainCommands.Restore.class,
+                DomainCommands.Adopt.class,
+                DomainCommands.DomJobInfo.class,
+                DomainCommands.DomJobAbort.class,
         })
 public final class Main implements Runnable {
+    /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */
+    public static final String DEFAULT_SOCKET = "/run/xenhost/xenhostd.sock";
+
+    @CommandLine.Option(names = {"-c", "--connect"}, paramLabel = "PATH", scope = CommandLine.ScopeType.INHERIT,
+            description = "xenhostd's admin socket (default: $XENHOST_SOCKET or " + DEFAULT_SOCKET + ")")
+    String socket;
+
+    /** The admin socket this invocation talks to. */
+    java.nio.file.Path socket() {
+        String s = socket != null ? socket : System.getenv("XENHOST_SOCKET");
+        return java.nio.file.Path.of(s != null && !s.isBlank() ? s : DEFAULT_SOCKET);
+    }
+
     public static final int EXIT_OK = 0;
     public static final int EXIT_FAILURE = 1;
     public static final int EXIT_BAD_INPUT = 2;
@@ -35,11 +64,23 @@ public final class Main implements Runnable {
 
     /** Runs one command line and returns its exit code; used by tests that drive the CLI in-process. */
     public static int execute(String... args) {
+        return execute(null, null, args);
+    }
+
+    /** As {@link #execute(String...)}, printing to the given writers (null: the process's own). */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        if (out != null) {
+            cl.setOut(out);
+        }
+        if (err != null) {
+            cl.setErr(err);
+        }
         cl.setExecutionExceptionHandler(Main::handleFailure);
         cl.setParameterExceptionHandler((ex, a) -> {
-            PrintWriter err = ex.getCommandLine().getErr();
-            err.println("xenhost: " + ex.getMessage());
+            PrintWriter w = ex.getCommandLine().getErr();
+            w.println("xenhost: " + ex.getMessage());
+            w.flush();
             return EXIT_BAD_INPUT;
         });
         return cl.execute(args);
@@ -52,7 +93,10 @@ public final class Main implements Runnable {
             ex.printStackTrace(err);
         }
         err.flush();
-        // IllegalArgumentException is how every module reports input it refuses.
+        // IllegalArgumentException is how every module reports input it refuses; the daemon says so by kind.
+        if (ex instanceof org.xenhost.driver.api.DriverException d) {
+            return d.badInput() ? EXIT_BAD_INPUT : EXIT_FAILURE;
+        }
         return ex instanceof IllegalArgumentException ? EXIT_BAD_INPUT : EXIT_FAILURE;
     }
 

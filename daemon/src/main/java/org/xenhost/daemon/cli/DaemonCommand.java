@@ -1,0 +1,95 @@
+package org.xenhost.daemon.cli;
+
+import org.xenhost.daemon.Xenhostd;
+import org.xenhost.daemon.config.DaemonConfig;
+import org.xenhost.driver.xen.HostFacts;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+
+/** {@code xenhost daemon}: runs xenhostd in the foreground until SIGTERM or SIGINT. */
+@Command(name = "daemon", description = "Run xenhostd in the foreground.")
+final class DaemonCommand implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "FILE", description = "settings file (key = value lines)")
+    Path configFile;
+    @Option(names = "--hypervisor", paramLabel = "emulated|native")
+    String hypervisor;
+    @Option(names = "--sysfs-root", paramLabel = "DIR")
+    String sysfsRoot;
+    @Option(names = "--state-dir", paramLabel = "DIR")
+    String stateDir;
+    @Option(names = "--admin-socket", paramLabel = "PATH")
+    String adminSocket;
+    @Option(names = "--admin-group", paramLabel = "GROUP")
+    String adminGroup;
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "migration/TLS port; port 0 picks one and prints it")
+    String listen;
+    @Option(names = "--tls-dir", paramLabel = "DIR")
+    String tlsDir;
+    @Option(names = "--tls-name", paramLabel = "HOST")
+    String tlsName;
+    @Option(names = "--allow-peer", paramLabel = "PATTERN", description = "certificate subject/SAN pattern allowed to connect (repeatable)")
+    List<String> allowPeers;
+
+    @Override
+    public Integer call() throws Exception {
+        String text = null;
+        if (configFile != null) {
+            try {
+                text = Files.readString(configFile);
+            } catch (NoSuchFileException e) {
+                throw new IllegalArgumentException("config file " + configFile + " does not exist");
+            }
+        }
+        Map<String, Object> flags = new HashMap<>();
+        flags.put("hypervisor", hypervisor);
+        flags.put("sysfs_root", sysfsRoot);
+        flags.put("state_dir", stateDir);
+        flags.put("admin_socket", adminSocket);
+        flags.put("admin_group", adminGroup);
+        flags.put("listen", listen);
+        flags.put("tls_dir", tlsDir);
+        flags.put("tls_name", tlsName);
+        flags.put("allow_peer", allowPeers);
+        DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
+        Xenhostd d = Xenhostd.start(config, hostFacts());
+        // SIGTERM/SIGINT end the daemon cleanly (exit 0, as systemd expects), not with the JVM's 143
+        for (String sig : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(d::close, "xenhostd-stop").start());
+        }
+        System.out.println("xenhostd ready: admin socket " + config.adminSocket());
+        System.out.flush();
+        d.awaitStop();
+        return Main.EXIT_OK;
+    }
+
+    /** The dom0 operating system's view; read once, lazily, as OSHI is slow to start. */
+    static Supplier<HostFacts> hostFacts() {
+        return new Supplier<>() {
+            private volatile HostFacts facts;
+
+            @Override
+            public HostFacts get() {
+                if (facts == null) {
+                    oshi.SystemInfo si = new oshi.SystemInfo();
+                    var cpu = si.getHardware().getProcessor();
+                    String host = si.getOperatingSystem().getNetworkParams().getHostName();
+                    List<String> flags = cpu.getFeatureFlags().stream()
+                            .flatMap(l -> java.util.Arrays.stream(l.replaceFirst("^flags\\s*:\\s*", "").trim().split("\\s+")))
+                            .filter(f -> !f.isEmpty()).distinct().sorted().toList();
+                    int nodes = (int) cpu.getLogicalProcessors().stream().mapToInt(p -> p.getNumaNode()).distinct().count();
+                    facts = new HostFacts(host, cpu.getProcessorIdentifier().getName(), flags, Math.max(1, nodes));
+                }
+                return facts;
+            }
+        };
+    }
+}

@@ -1,0 +1,294 @@
+package org.xenhost.driver.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.xenhost.libxl.DomainType;
+import org.xenhost.libxl.LibxlDevicePci;
+import org.xenhost.libxl.RdmPolicy;
+import org.xenhost.libxl.pcispec.PciSpecParser;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A guest's configuration as xenhost needs it, read from an xl.cfg ({@link #from}). The original settings are
+ * kept ({@link #cfg()}) so {@code dumpconfig} shows back what the operator wrote, unknown keys included.
+ *
+ * <p>Two keys are xenhost's own and ignored by xl: {@code emulated_dirty_rate} (how fast an emulated guest
+ * dirties memory, e.g. {@code "20M"} bytes per second) and a {@code managed=yes|no} option inside a
+ * {@code pci} entry (managed devices are made assignable at start and given back at stop; default no, as xl).
+ * xenhost removes {@code managed=} before the libxlutil-identical spec parser sees the entry.
+ *
+ * @param memoryMiB target memory ({@code memory}, default 32 as libxl)
+ * @param maxMemoryMiB ceiling ({@code maxmem}, default = memory)
+ * @param dirtyRateBytesPerSecond the emulated workload's rate (0 = idle)
+ */
+public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, long memoryMiB, long maxMemoryMiB,
+                           int vcpus, int maxVcpus, String kernel, String ramdisk, String cmdline,
+                           List<DomainPci> pci, long dirtyRateBytesPerSecond) {
+
+    /** One {@code pci = [...]} entry: the parsed libxl device, whether xenhost manages it, and the text. */
+    public record DomainPci(LibxlDevicePci device, boolean managed, String spec) {
+    }
+
+    /** Suffixes xenhost reserves for migration's two copies of a guest. */
+    public static final List<String> RESERVED_SUFFIXES = List.of("--incoming", "--migratedaway");
+
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}");
+    private static final Pattern RATE = Pattern.compile("(\\d+)\\s*([KkMmGg]?)(i?B?)(/s)?");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public DomainConfig {
+        Objects.requireNonNull(cfg, "cfg");
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(type, "type");
+        pci = List.copyOf(pci);
+    }
+
+    /** Reads and checks an xl.cfg; every refusal names the file and the line. */
+    public static DomainConfig from(XlCfg cfg) {
+        String src = cfg.source();
+        String name = cfg.string("name");
+        if (name == null) {
+            throw new XlCfgException(src, 0, "missing 'name' (add e.g. name = \"guest1\")");
+        }
+        if (!NAME.matcher(name).matches() || name.chars().allMatch(Character::isDigit)) {
+            throw new XlCfgException(src, cfg.lineOf("name"), "name \"" + name + "\" must be 1-64 characters of letters, digits"
+                    + " and _ . : + -, start with a letter or digit, and not be all digits (that reads as a domid)");
+        }
+        for (String suffix : RESERVED_SUFFIXES) {
+            if (name.endsWith(suffix)) {
+                throw new XlCfgException(src, cfg.lineOf("name"), "name \"" + name + "\" ends with " + suffix
+                        + ", which xenhost reserves for migrating guests");
+            }
+        }
+        UUID uuid = null;
+        String uuidText = cfg.string("uuid");
+        if (uuidText != null) {
+            try {
+                uuid = UUID.fromString(uuidText);
+                if (!uuid.toString().equalsIgnoreCase(uuidText)) {
+                    throw new IllegalArgumentException();
+                }
+            } catch (IllegalArgumentException e) {
+                throw new XlCfgException(src, cfg.lineOf("uuid"), "uuid \"" + uuidText + "\" is not of the form 01234567-89ab-cdef-0123-456789abcdef");
+            }
+        }
+        DomainType type = type(cfg);
+        long memory = positive(cfg, "memory", 32);
+        long maxmem = positive(cfg, "maxmem", memory);
+        if (maxmem < memory) {
+            throw new XlCfgException(src, cfg.lineOf("maxmem"), "maxmem (" + maxmem + " MiB) is less than memory (" + memory + " MiB)");
+        }
+        long vcpus = positive(cfg, "vcpus", 1);
+        long maxVcpus = positive(cfg, "maxvcpus", vcpus);
+        if (vcpus > 128 || maxVcpus > 128) {
+            throw new XlCfgException(src, cfg.lineOf(vcpus > 128 ? "vcpus" : "maxvcpus"), "at most 128 vCPUs are supported");
+        }
+        if (maxVcpus < vcpus) {
+            throw new XlCfgException(src, cfg.lineOf("maxvcpus"), "maxvcpus (" + maxVcpus + ") is less than vcpus (" + vcpus + ")");
+        }
+        List<DomainPci> pci = pci(cfg);
+        long rate = dirtyRate(cfg);
+        return new DomainConfig(cfg, name, uuid, type, memory, maxmem, (int) vcpus, (int) maxVcpus,
+                cfg.string("kernel"), cfg.string("ramdisk"), cmdline(cfg), pci, rate);
+    }
+
+    /** This configuration with its uuid fixed (define assigns one when the file has none). */
+    public DomainConfig withUuid(UUID id) {
+        return new DomainConfig(cfg, name, id, type, memoryMiB, maxMemoryMiB, vcpus, maxVcpus, kernel, ramdisk,
+                cmdline, pci, dirtyRateBytesPerSecond);
+    }
+
+    /** The same guest under another name (migration's {@code --dest-name}, the {@code --incoming} copy). */
+    public DomainConfig withName(String newName) {
+        return new DomainConfig(cfg, newName, uuid, type, memoryMiB, maxMemoryMiB, vcpus, maxVcpus, kernel,
+                ramdisk, cmdline, pci, dirtyRateBytesPerSecond);
+    }
+
+    /**
+     * The configuration in libxl's JSON form ({@code libxl_domain_config_from_json} reads it), which both the
+     * real and the emulated {@code Libxl} take. Only the fields xenhost sets are written; libxl fills its
+     * defaults for the rest. {@code emulated_dirty_rate} is an extra top-level key libxl ignores.
+     */
+    public String toLibxlJson() {
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode cInfo = root.putObject("c_info");
+        cInfo.put("type", type.name().toLowerCase(Locale.ROOT));
+        cInfo.put("name", name);
+        if (uuid != null) {
+            cInfo.put("uuid", uuid.toString());
+        }
+        ObjectNode bInfo = root.putObject("b_info");
+        bInfo.put("max_vcpus", maxVcpus);
+        ArrayNode avail = bInfo.putArray("avail_vcpus");
+        for (int i = 0; i < vcpus; i++) {
+            avail.add(i);
+        }
+        bInfo.put("max_memkb", maxMemoryMiB * 1024);
+        bInfo.put("target_memkb", memoryMiB * 1024);
+        if (kernel != null) {
+            bInfo.put("kernel", kernel);
+        }
+        if (ramdisk != null) {
+            bInfo.put("ramdisk", ramdisk);
+        }
+        if (cmdline != null) {
+            bInfo.put("cmdline", cmdline);
+        }
+        bInfo.putObject("type." + type.name().toLowerCase(Locale.ROOT));
+        if (!pci.isEmpty()) {
+            ArrayNode devs = root.putArray("pcidevs");
+            for (DomainPci p : pci) {
+                devs.add(pciJson(p.device()));
+            }
+        }
+        if (dirtyRateBytesPerSecond > 0) {
+            root.put("emulated_dirty_rate", dirtyRateBytesPerSecond);
+        }
+        return root.toString();
+    }
+
+    static ObjectNode pciJson(LibxlDevicePci d) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("func", d.func());
+        o.put("dev", d.dev());
+        o.put("bus", d.bus());
+        o.put("domain", d.domain());
+        o.put("vdevfn", Integer.toUnsignedLong(d.vdevfn()));
+        o.put("vfunc_mask", Integer.toUnsignedLong(d.vfuncMask()));
+        o.put("msitranslate", d.msitranslate());
+        o.put("power_mgmt", d.powerMgmt());
+        o.put("permissive", d.permissive());
+        o.put("seize", d.seize());
+        if (d.rdmPolicy() != RdmPolicy.INVALID) {
+            o.put("rdm_policy", d.rdmPolicy().name().toLowerCase(Locale.ROOT));
+        }
+        if (d.name() != null) {
+            o.put("name", d.name());
+        }
+        return o;
+    }
+
+    private static DomainType type(XlCfg cfg) {
+        String t = cfg.string("type");
+        String builder = cfg.string("builder");
+        if (t == null && builder != null) {
+            t = builder.equals("generic") ? "pv" : builder;
+        }
+        if (t == null) {
+            return DomainType.PV;
+        }
+        return switch (t) {
+            case "pv" -> DomainType.PV;
+            case "pvh" -> DomainType.PVH;
+            case "hvm" -> DomainType.HVM;
+            default -> throw new XlCfgException(cfg.source(), cfg.lineOf(cfg.has("type") ? "type" : "builder"),
+                    "type \"" + t + "\" is not one of \"pv\", \"pvh\", \"hvm\"");
+        };
+    }
+
+    private static long positive(XlCfg cfg, String key, long dflt) {
+        Long v = cfg.number(key);
+        if (v == null) {
+            return dflt;
+        }
+        if (v <= 0) {
+            throw new XlCfgException(cfg.source(), cfg.lineOf(key), "'" + key + "' must be greater than 0, got " + v);
+        }
+        return v;
+    }
+
+    private static String cmdline(XlCfg cfg) {
+        String c = cfg.string("cmdline");
+        if (c != null) {
+            return c;
+        }
+        String root = cfg.string("root");
+        String extra = cfg.string("extra");
+        if (root == null && extra == null) {
+            return null;
+        }
+        return ((root == null ? "" : "root=" + root) + (root != null && extra != null ? " " : "") + (extra == null ? "" : extra));
+    }
+
+    private static List<DomainPci> pci(XlCfg cfg) {
+        // xl seeds every entry from the global pci_* keys and rdm= before parsing it
+        LibxlDevicePci seed = PciSpecParser.initialDevice();
+        seed = new LibxlDevicePci(seed.domain(), seed.bus(), seed.dev(), seed.func(), seed.vdevfn(), seed.vfuncMask(),
+                flag(cfg, "pci_msitranslate"), flag(cfg, "pci_power_mgmt"), flag(cfg, "pci_permissive"),
+                flag(cfg, "pci_seize"), seed.rdmPolicy(), seed.name());
+        List<DomainPci> out = new ArrayList<>();
+        List<String> entries = cfg.list("pci");
+        for (String entry : entries) {
+            boolean managed = false;
+            List<String> kept = new ArrayList<>();
+            for (String part : entry.split(",", -1)) {
+                if (part.startsWith("managed=")) {
+                    String v = part.substring("managed=".length());
+                    managed = switch (v) {
+                        case "yes", "1", "true" -> true;
+                        case "no", "0", "false" -> false;
+                        default -> throw new XlCfgException(cfg.source(), cfg.lineOf("pci"),
+                                "pci entry \"" + entry + "\": managed must be yes or no, got \"" + v + "\"");
+                    };
+                } else {
+                    kept.add(part);
+                }
+            }
+            String spec = String.join(",", kept);
+            var result = PciSpecParser.parse(spec, seed);
+            if (!result.ok()) {
+                throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), "pci entry \"" + entry + "\": " + result.error());
+            }
+            LibxlDevicePci d = result.device();
+            if (d.name() != null && spec.startsWith("name=")) {
+                throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), "pci entry \"" + entry
+                        + "\": a device named only by name= needs its address in a domain config");
+            }
+            for (DomainPci other : out) {
+                LibxlDevicePci o = other.device();
+                if (o.domain() == d.domain() && o.bus() == d.bus() && o.dev() == d.dev()
+                        && (o.func() == d.func() || o.allFunctions() || d.allFunctions())) {
+                    throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), "pci device " + d.bdf() + " is listed twice");
+                }
+            }
+            out.add(new DomainPci(d, managed, entry));
+        }
+        return out;
+    }
+
+    private static boolean flag(XlCfg cfg, String key) {
+        Long v = cfg.number(key);
+        return v != null && v != 0;
+    }
+
+    private static long dirtyRate(XlCfg cfg) {
+        String text = cfg.string("emulated_dirty_rate");
+        if (text == null) {
+            return 0;
+        }
+        Matcher m = RATE.matcher(text.trim());
+        if (!m.matches()) {
+            throw new XlCfgException(cfg.source(), cfg.lineOf("emulated_dirty_rate"), "emulated_dirty_rate \"" + text
+                    + "\" must be bytes per second with an optional K, M or G suffix, e.g. \"20M\"");
+        }
+        long n = Long.parseLong(m.group(1));
+        int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
+            case "K" -> 10;
+            case "M" -> 20;
+            case "G" -> 30;
+            default -> 0;
+        };
+        if (n > (Long.MAX_VALUE >> shift)) {
+            throw new XlCfgException(cfg.source(), cfg.lineOf("emulated_dirty_rate"), "emulated_dirty_rate \"" + text + "\" is too large");
+        }
+        return n << shift;
+    }
+}

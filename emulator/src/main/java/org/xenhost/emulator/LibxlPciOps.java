@@ -1,0 +1,415 @@
+package org.xenhost.emulator;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenhost.emulator.domain.EmulatedDomain;
+import org.xenhost.emulator.kernel.EmulatedKernel;
+import org.xenhost.emulator.xenstore.Xenstore;
+import org.xenhost.libxl.DomainType;
+import org.xenhost.libxl.LibxlDevicePci;
+import org.xenhost.libxl.LibxlError;
+import org.xenhost.libxl.LibxlException;
+import org.xenhost.libxl.RdmPolicy;
+
+/**
+ * libxl's PCI passthrough recipes ({@code libxl_pci.c}, Xen 4.17) carried out step by step on the emulated
+ * kernel's sysfs tree, the emulated xenstore and the hypervisor's assignment table, with libxl's error codes.
+ * The sysfs paths written are the host's ({@code /sys/bus/pci/...}) mapped under the emulated sysfs root.
+ */
+final class LibxlPciOps {
+    private static final Logger LOG = LoggerFactory.getLogger(LibxlPciOps.class);
+    private static final String PCIBACK = "sys/bus/pci/drivers/pciback";
+
+    private final EmulatedHypervisor hv;
+    private final EmulatedKernel kernel;
+
+    LibxlPciOps(EmulatedHypervisor hv, EmulatedKernel kernel) {
+        this.hv = hv;
+        this.kernel = kernel;
+    }
+
+    private Xenstore xs() {
+        return hv.xenstore();
+    }
+
+    private EmulatedKernel kernel(String what) throws LibxlException {
+        if (kernel == null) {
+            throw new LibxlException(LibxlError.FAIL, what + ": this emulated host was opened without a sysfs tree");
+        }
+        return kernel;
+    }
+
+    // ---- libxl_device_pci_assignable_add (xen-facts 1.2) -------------------------------------------------
+
+    synchronized void assignableAdd(LibxlDevicePci pci, boolean rebind) throws LibxlException {
+        String bdf = pci.bdf();
+        EmulatedKernel k = kernel("assignable-add " + bdf);
+        // 1. name
+        if (pci.name() != null && (pci.name().length() > 64 || !pci.name().chars().allMatch(c -> c > 0x20 && c < 0x7f))) {
+            throw new LibxlException(LibxlError.FAIL, "assignable-add " + bdf + ": name '" + pci.name()
+                    + "' must be at most 64 printable characters without spaces");
+        }
+        String key = PciBackendStore.libxlPci(pci);
+        try {
+            // 2. the device exists
+            if (!k.isDevice(bdf)) {
+                throw new LibxlException(LibxlError.FAIL, "Couldn't lstat /sys/bus/pci/devices/" + bdf
+                        + ": no such PCI device on this host");
+            }
+            // 3. pciback loaded; already bound is fine (idempotent)
+            requirePciback(k, "assignable-add " + bdf);
+            boolean onPciback = k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent();
+            if (onPciback) {
+                LOG.warn("{} already assigned to pciback", bdf);
+            } else {
+                // 4. unbind the dom0 driver
+                Optional<String> driver = k.boundDriver(bdf);
+                if (driver.isPresent()) {
+                    try {
+                        k.write(Path.of("sys/bus/pci/drivers", driver.get(), "unbind"), bdf);
+                    } catch (IOException e) {
+                        throw new LibxlException(LibxlError.FAIL, "Couldn't unbind " + bdf + " from driver "
+                                + driver.get() + ": " + e.getMessage(), e);
+                    }
+                }
+                // 5. remember (or forget) the driver to give it back later
+                if (rebind) {
+                    if (driver.isPresent()) {
+                        xs().write(key + "/driver_path", "/sys/bus/pci/drivers/" + driver.get());
+                    } else if (!xs().exists(key + "/driver_path")) {
+                        LOG.warn("{} not bound to a driver, will not be rebound", bdf);
+                    }
+                } else {
+                    xs().rm(key + "/driver_path");
+                }
+                // 6. seize and bind
+                try {
+                    if (!k.slots().contains(bdf)) {
+                        k.write(Path.of(PCIBACK, "new_slot"), bdf);
+                    }
+                    k.write(Path.of(PCIBACK, "bind"), bdf);
+                } catch (IOException e) {
+                    throw new LibxlException(LibxlError.FAIL, "Couldn't bind device " + bdf + " to pciback!: "
+                            + e.getMessage(), e);
+                }
+            }
+            // 7. name
+            if (pci.name() != null) {
+                xs().write(key + "/name", pci.name());
+            } else {
+                xs().rm(key + "/name");
+            }
+            // 8. quarantine
+            if (hv.assignDevice(EmulatedHypervisor.DOMID_IO, bdf) < 0) {
+                throw new LibxlException(LibxlError.FAIL, "failed to quarantine " + bdf + ": assigned to domain "
+                        + hv.assignedTo(bdf).orElse(-1));
+            }
+        } catch (IOException e) {
+            throw new LibxlException(LibxlError.FAIL, "assignable-add " + bdf + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- libxl_device_pci_assignable_remove (1.3) ---------------------------------------------------------
+
+    synchronized void assignableRemove(LibxlDevicePci given, boolean rebind) throws LibxlException {
+        EmulatedKernel k = kernel("assignable-remove");
+        // 1. resolve a name
+        LibxlDevicePci pci = resolveName(given);
+        String bdf = pci.bdf();
+        String key = PciBackendStore.libxlPci(pci);
+        try {
+            // 2. out of quarantine
+            if (hv.deassignDevice(EmulatedHypervisor.DOMID_IO, bdf) < 0) {
+                throw new LibxlException(LibxlError.FAIL, "failed to de-quarantine " + bdf + ": "
+                        + hv.assignedTo(bdf).map(d -> "assigned to domain " + d).orElse("not quarantined"));
+            }
+            // 3. off pciback
+            if (k.pcibackLoaded() && k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
+                try {
+                    k.write(Path.of(PCIBACK, "unbind"), bdf);
+                    if (k.slots().contains(bdf)) {
+                        k.write(Path.of(PCIBACK, "remove_slot"), bdf);
+                    }
+                } catch (IOException e) {
+                    throw new LibxlException(LibxlError.FAIL, "Couldn't unbind " + bdf + " from pciback: "
+                            + e.getMessage(), e);
+                }
+            } else {
+                LOG.warn("{} not bound to pciback", bdf);
+            }
+            // 4. give the original driver back
+            Optional<String> driverPath = xs().read(key + "/driver_path");
+            if (rebind) {
+                if (driverPath.isPresent()) {
+                    String rel = driverPath.get().replaceFirst("^/+", "");
+                    try {
+                        k.write(Path.of(rel, "bind"), bdf);
+                    } catch (IOException e) {
+                        // libxl returns a bare -1 here, not one of its codes
+                        throw new LibxlException(-1, "Couldn't bind device " + bdf + " to " + driverPath.get()
+                                + ": " + e.getMessage());
+                    }
+                    xs().rm(key + "/driver_path");
+                } else {
+                    LOG.warn("Couldn't find path for original driver of {}; not rebinding", bdf);
+                }
+            }
+            // 5. name
+            xs().rm(key + "/name");
+        } catch (IOException e) {
+            throw new LibxlException(LibxlError.FAIL, "assignable-remove " + bdf + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- libxl_device_pci_assignable_list (1.4) -----------------------------------------------------------
+
+    synchronized List<LibxlDevicePci> assignableList() throws LibxlException {
+        EmulatedKernel k = kernel("assignable-list");
+        List<LibxlDevicePci> out = new ArrayList<>();
+        Path dir = k.root().resolve(PCIBACK);
+        if (!Files.isDirectory(dir)) {
+            LOG.error("Looks like pciback driver not loaded");
+            return out;
+        }
+        Map<String, String> tree = xs().snapshot();
+        try (var entries = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) entries.sorted()::iterator) {
+                Optional<LibxlDevicePci> pci = parseBdf(p.getFileName().toString());
+                if (pci.isEmpty()) {
+                    continue;
+                }
+                String key = PciBackendStore.libxlPci(pci.get());
+                if (tree.containsKey(key + "/domid")) {
+                    continue;
+                }
+                out.add(pci.get().withName(tree.get(key + "/name")));
+            }
+        } catch (IOException e) {
+            throw new LibxlException(LibxlError.FAIL, "Couldn't open " + dir + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    // ---- libxl_device_pci_add (1.5) ---------------------------------------------------------------------
+
+    synchronized void pciAdd(EmulatedDomain dom, LibxlDevicePci given, boolean hotplug) throws LibxlException {
+        EmulatedKernel k = kernel("pci-attach");
+        int domid = dom.domid();
+        // 1. resolve a name
+        LibxlDevicePci pci = resolveName(given);
+        String bdf = pci.bdf();
+        String key = PciBackendStore.libxlPci(pci);
+        boolean hvm = dom.config().type() == DomainType.HVM;
+        Deque<Undo> undo = new ArrayDeque<>();
+        try {
+            // 2. HVM: can the IOMMU take it?
+            if (hvm) {
+                if (!Files.isDirectory(k.root().resolve("sys/kernel/iommu_groups"))) {
+                    throw new LibxlException(LibxlError.FAIL, "PCI device " + bdf + " cannot be assigned - no IOMMU?");
+                }
+                Optional<Integer> owner = hv.assignedTo(bdf);
+                if (owner.isPresent() && owner.get() != EmulatedHypervisor.DOMID_IO && owner.get() != domid) {
+                    throw new LibxlException(LibxlError.FAIL, "PCI device " + bdf
+                            + " already assigned to a different guest?");
+                }
+            }
+            // 3. default policy
+            if (pci.rdmPolicy() == RdmPolicy.INVALID) {
+                pci = new LibxlDevicePci(pci.domain(), pci.bus(), pci.dev(), pci.func(), pci.vdevfn(),
+                        pci.vfuncMask(), pci.msitranslate(), pci.powerMgmt(), pci.permissive(), pci.seize(),
+                        RdmPolicy.STRICT, pci.name());
+            }
+            // 4. seize
+            if (pci.seize() && !k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
+                assignableAdd(pci.withName(null), true);
+            }
+            // 5. assignable?
+            final String target = bdf;
+            if (assignableList().stream().noneMatch(d -> d.bdf().equals(target))) {
+                throw new LibxlException(LibxlError.FAIL, "PCI device " + bdf + " is not assignable");
+            }
+            // 9 (checked before bookkeeping). multi-function: vslot required, every function on pciback
+            if (pci.allFunctions()) {
+                if ((pci.vdevfn() >>> 3) == 0) {
+                    throw new LibxlException(LibxlError.INVAL, "Must specify a v-slot for multi-function devices");
+                }
+                for (String other : k.deviceNames()) {
+                    if (other.startsWith(bdf.substring(0, bdf.length() - 1))
+                            && !k.boundDriver(other).filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
+                        throw new LibxlException(LibxlError.FAIL, "PCI device " + other
+                                + " (function of " + bdf + ") is not assignable");
+                    }
+                }
+            }
+            // 6. in use
+            xs().write(key + "/domid", Integer.toString(domid));
+            undo.push(() -> xs().rm(key + "/domid"));
+            // 7. reset; the result is ignored, as libxl does
+            try {
+                if (Files.exists(k.deviceDir(bdf).resolve("reset"))) {
+                    k.write(k.deviceDir(bdf).resolve("reset"), "1");
+                } else {
+                    LOG.warn("The kernel doesn't support reset from sysfs for PCI device {}", bdf);
+                }
+            } catch (IOException e) {
+                LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
+            }
+            // 10. device model: the emulated QEMU takes the device; it picks a guest slot when none was given
+            if (hvm && pci.vdevfn() == 0) {
+                pci = pci.withVdevfn(freeGuestSlot(domid) << 3);
+            }
+            // 11. permissive, IOMMU assignment, backend
+            if (pci.permissive()) {
+                try {
+                    k.write(Path.of(PCIBACK, "permissive"), bdf);
+                } catch (IOException e) {
+                    throw new LibxlException(LibxlError.FAIL, "Setting permissive for device " + bdf + ": "
+                            + e.getMessage(), e);
+                }
+            }
+            if (hv.assignDevice(domid, bdf) < 0) {
+                throw new LibxlException(LibxlError.FAIL, "xc_assign_device failed for " + bdf + ": assigned to domain "
+                        + hv.assignedTo(bdf).orElse(-1));
+            }
+            undo.push(() -> hv.deassignDevice(domid, bdf));
+            final LibxlDevicePci added = pci;
+            xs().transaction(tx -> PciBackendStore.add(tx, domid, dom.name(), added, hotplug));
+        } catch (IOException e) {
+            unwind(undo, bdf);
+            throw new LibxlException(LibxlError.FAIL, "pci-attach " + bdf + " to domain " + domid + ": "
+                    + e.getMessage(), e);
+        } catch (LibxlException | RuntimeException e) {
+            unwind(undo, bdf);
+            throw e;
+        }
+    }
+
+    private int freeGuestSlot(int domid) {
+        List<LibxlDevicePci> present = PciBackendStore.list(xs().snapshot(), domid);
+        for (int slot = 4; slot < 32; slot++) {
+            final int s = slot;
+            if (present.stream().noneMatch(d -> (d.vdevfn() >>> 3) == s)) {
+                return slot;
+            }
+        }
+        return 31;
+    }
+
+    // ---- libxl_device_pci_remove / _destroy (1.6) ---------------------------------------------------------
+
+    synchronized void pciRemove(EmulatedDomain dom, LibxlDevicePci given, boolean force) throws LibxlException {
+        int domid = dom.domid();
+        LibxlDevicePci pci = resolveName(given);
+        String bdf = pci.bdf();
+        // 2. attached?
+        Optional<LibxlDevicePci> attached = pciList(domid).stream().filter(d -> d.bdf().equals(bdf)).findFirst();
+        if (attached.isEmpty()) {
+            throw new LibxlException(LibxlError.INVAL, "PCI device " + bdf + " is not attached to domain " + domid);
+        }
+        try {
+            // 3. the emulated device model lets go at once. 4. reset the function, back to quarantine
+            if ((attached.get().vdevfn() & 7) == 0 && kernel != null) {
+                try {
+                    Path reset = kernel.deviceDir(bdf).resolve("reset");
+                    if (Files.exists(reset)) {
+                        kernel.write(reset, "1");
+                    }
+                } catch (IOException e) {
+                    LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
+                }
+            }
+            if (hv.deassignDevice(domid, bdf) < 0) {
+                LOG.warn("xc_deassign_device failed for {} (domain {})", bdf, domid);
+            }
+            // 5. backend, 6. no longer in use
+            xs().transaction(tx -> {
+                PciBackendStore.remove(tx, domid, bdf);
+                tx.rm(PciBackendStore.libxlPci(pci) + "/domid");
+            });
+        } catch (IOException e) {
+            throw new LibxlException(LibxlError.FAIL, "pci-detach " + bdf + " from domain " + domid + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** libxl__device_pci_destroy_all: every device of a dying domain, forced. */
+    synchronized void destroyAll(EmulatedDomain dom) {
+        for (LibxlDevicePci d : pciList(dom.domid())) {
+            try {
+                pciRemove(dom, d, true);
+            } catch (LibxlException e) {
+                LOG.warn("detaching {} from dying domain {}: {}", d.bdf(), dom.domid(), e.getMessage());
+            }
+        }
+        for (String bdf : hv.devicesOf(dom.domid())) {
+            try {
+                hv.deassignDevice(dom.domid(), bdf);
+            } catch (IOException e) {
+                LOG.warn("deassigning {} from dying domain {}: {}", bdf, dom.domid(), e.toString());
+            }
+        }
+    }
+
+    List<LibxlDevicePci> pciList(int domid) {
+        return PciBackendStore.list(xs().snapshot(), domid);
+    }
+
+    private LibxlDevicePci resolveName(LibxlDevicePci pci) throws LibxlException {
+        if (pci.name() == null) {
+            return pci;
+        }
+        Map<String, String> tree = xs().snapshot();
+        for (String dev : xs().directory("/libxl/pci")) {
+            if (pci.name().equals(tree.get("/libxl/pci/" + dev + "/name"))) {
+                String[] p = dev.split("-");
+                return new LibxlDevicePci(Integer.parseInt(p[0], 16), Integer.parseInt(p[1], 16),
+                        Integer.parseInt(p[2], 16), Integer.parseInt(p[3], 16), pci.vdevfn(), pci.vfuncMask(),
+                        pci.msitranslate(), pci.powerMgmt(), pci.permissive(), pci.seize(), pci.rdmPolicy(), pci.name());
+            }
+        }
+        throw new LibxlException(LibxlError.NOTFOUND, "no PCI device is named '" + pci.name() + "'");
+    }
+
+    private static void requirePciback(EmulatedKernel k, String what) throws LibxlException {
+        if (!k.pcibackLoaded()) {
+            throw new LibxlException(LibxlError.FAIL, what + ": Looks like pciback driver not loaded "
+                    + "(modprobe xen-pciback)");
+        }
+    }
+
+    static Optional<LibxlDevicePci> parseBdf(String s) {
+        if (!s.matches("[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]")) {
+            return Optional.empty();
+        }
+        int dev = Integer.parseInt(s.substring(8, 10), 16);
+        if (dev > 0x1f) {
+            return Optional.empty();
+        }
+        return Optional.of(LibxlDevicePci.of(Integer.parseInt(s.substring(0, 4), 16),
+                Integer.parseInt(s.substring(5, 7), 16), dev, s.charAt(11) - '0'));
+    }
+
+    @FunctionalInterface
+    private interface Undo {
+        void run() throws IOException;
+    }
+
+    private static void unwind(Deque<Undo> undo, String bdf) {
+        while (!undo.isEmpty()) {
+            try {
+                undo.pop().run();
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("undoing a step of pci-attach {}: {}", bdf, e.toString());
+            }
+        }
+    }
+}

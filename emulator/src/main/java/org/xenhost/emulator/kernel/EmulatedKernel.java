@@ -1,0 +1,500 @@
+package org.xenhost.emulator.kernel;
+
+import static org.xenhost.emulator.kernel.SysfsWriteException.Errno.EBUSY;
+import static org.xenhost.emulator.kernel.SysfsWriteException.Errno.EINVAL;
+import static org.xenhost.emulator.kernel.SysfsWriteException.Errno.ENODEV;
+import static org.xenhost.emulator.kernel.SysfsWriteException.Errno.ENOENT;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.xenhost.emulator.io.AtomicFiles;
+
+/**
+ * The Linux PCI core and xen-pciback as seen through sysfs, over a working copy of a sysfs tree (a directory
+ * containing {@code sys/}). A write goes through {@link #write(Path, String)}, which applies the kernel's
+ * reaction to the tree: driver links move on bind/unbind, pciback's {@code slots} and {@code permissive} files
+ * change, {@code driver_override} is stored as the kernel prints it, a reset takes its (configurable) time. The
+ * result is plain files and symlinks, so {@code lspci -k -A linux-sysfs} and any sysfs reader see it.
+ *
+ * <p>Refusals are {@link SysfsWriteException}s with the kernel's errno; writing an attribute that does not exist
+ * (pciback not loaded, no reset method) fails with {@link NoSuchFileException}, as {@code open(2)} would.
+ *
+ * <p>Which dom0 driver matches which device is not in sysfs (it is in each driver's id table); the model learns
+ * it from the tree the first time it sees it (the driver each device is bound to) and keeps it in a state file.
+ *
+ * <p>Thread-safe: writes are serialised (the kernel's device lock, coarsened to the whole tree).
+ */
+public final class EmulatedKernel {
+    public static final String PCIBACK = "pciback";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<String> PCIBACK_FILES = List.of("bind", "unbind", "new_id", "remove_id", "uevent",
+            "new_slot", "remove_slot", "slots", "permissive", "quirks", "irq_handlers");
+
+    private final Path root;
+    private final Path pci;
+    private final Path drivers;
+    private final Path nativeDriversFile;
+    private final Map<String, String> nativeDrivers;
+    private final Map<String, Duration> resetLatency = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> resets = new ConcurrentHashMap<>();
+    private volatile Duration defaultResetLatency = Duration.ZERO;
+
+    private EmulatedKernel(Path root, Path nativeDriversFile, Map<String, String> nativeDrivers) {
+        this.root = root;
+        this.pci = root.resolve("sys/bus/pci");
+        this.drivers = pci.resolve("drivers");
+        this.nativeDriversFile = nativeDriversFile;
+        this.nativeDrivers = nativeDrivers;
+    }
+
+    /**
+     * Attaches the model to the sysfs tree at {@code sysfsRoot}; {@code stateFile} keeps what the model learnt
+     * (device → native driver) across restarts.
+     */
+    public static EmulatedKernel open(Path sysfsRoot, Path stateFile) throws IOException {
+        Path root = sysfsRoot.toAbsolutePath().normalize();
+        if (!Files.isDirectory(root.resolve("sys/bus/pci/devices"))) {
+            throw new NoSuchFileException(root.resolve("sys/bus/pci/devices").toString(), null,
+                    "not a sysfs root: give a directory containing sys/bus/pci/devices (a copy of fixtures/sysfs/<host>)");
+        }
+        Map<String, String> nativeDrivers = new TreeMap<>();
+        if (Files.exists(stateFile)) {
+            nativeDrivers.putAll(JSON.readValue(stateFile.toFile(), new TypeReference<Map<String, String>>() { }));
+        }
+        EmulatedKernel k = new EmulatedKernel(root, stateFile, nativeDrivers);
+        boolean learnt = false;
+        for (String bdf : k.deviceNames()) {
+            Optional<String> drv = k.boundDriver(bdf);
+            if (drv.isPresent() && !drv.get().equals(PCIBACK) && !nativeDrivers.containsKey(bdf)) {
+                nativeDrivers.put(bdf, drv.get());
+                learnt = true;
+            }
+        }
+        if (learnt || !Files.exists(stateFile)) {
+            k.saveNativeDrivers();
+        }
+        return k;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** Time a function reset of {@code bdf} takes (default for all devices: {@link #setDefaultResetLatency}). */
+    public void setResetLatency(String bdf, Duration latency) {
+        resetLatency.put(bdf, latency);
+    }
+
+    /** Time every function reset takes unless set per device; 0 by default, 100 ms is a typical FLR. */
+    public void setDefaultResetLatency(Duration latency) {
+        defaultResetLatency = latency;
+    }
+
+    /** Function resets done on {@code bdf} since this model was opened (sysfs {@code reset} and pciback's own). */
+    public long resetCount(String bdf) {
+        AtomicLong n = resets.get(bdf);
+        return n == null ? 0 : n.get();
+    }
+
+    // ---- sysfs writes --------------------------------------------------------------------------------
+
+    /**
+     * Writes {@code value} to the sysfs attribute {@code file} (absolute, or relative to the root) and applies
+     * the kernel's reaction.
+     */
+    public synchronized void write(Path file, String value) throws IOException {
+        Path f = file.isAbsolute() ? file.normalize() : root.resolve(file).normalize();
+        if (!f.startsWith(root)) {
+            throw new IllegalArgumentException(file + " is outside the sysfs root " + root);
+        }
+        if (!Files.exists(f)) {
+            throw new NoSuchFileException(f.toString(), null, "no such sysfs attribute");
+        }
+        String v = value.endsWith("\n") ? value.substring(0, value.length() - 1) : value;
+        String name = f.getFileName().toString();
+        Path parent = f.getParent();
+        if (f.equals(pci.resolve("drivers_probe"))) {
+            driversProbe(f, v);
+        } else if (parent.getParent().equals(drivers)) {
+            String driver = parent.getFileName().toString();
+            switch (name) {
+                case "bind" -> bind(f, driver, v);
+                case "unbind" -> unbind(f, driver, v);
+                case "new_slot" -> requirePciback(f, driver, v).newSlot(f, v);
+                case "remove_slot" -> requirePciback(f, driver, v).removeSlot(f, v);
+                case "permissive" -> requirePciback(f, driver, v).permissive(f, v);
+                default -> throw new SysfsWriteException(f, v, EINVAL, "attribute not modelled by the emulated kernel");
+            }
+        } else {
+            String bdf = deviceOf(f).orElseThrow(() -> new IllegalArgumentException(
+                    f + " is not a device or driver attribute the emulated kernel models"));
+            switch (name) {
+                case "driver_override" -> driverOverride(f, bdf, value);
+                case "reset" -> resetAttribute(f, bdf, v);
+                default -> throw new SysfsWriteException(f, v, EINVAL, "attribute not modelled by the emulated kernel");
+            }
+        }
+    }
+
+    private EmulatedKernel requirePciback(Path f, String driver, String v) throws SysfsWriteException {
+        if (!driver.equals(PCIBACK)) {
+            throw new SysfsWriteException(f, v, EINVAL, "attribute not modelled by the emulated kernel");
+        }
+        return this;
+    }
+
+    private void bind(Path f, String driver, String bdf) throws IOException {
+        if (!isDevice(bdf)) {
+            throw new SysfsWriteException(f, bdf, ENODEV, "no PCI device " + bdf);
+        }
+        Optional<String> current = boundDriver(bdf);
+        if (current.isPresent()) {
+            throw new SysfsWriteException(f, bdf, EBUSY, bdf + " is bound to " + current.get());
+        }
+        String refusal = probeRefusal(driver, bdf);
+        if (refusal != null) {
+            throw new SysfsWriteException(f, bdf, ENODEV, refusal);
+        }
+        attach(driver, bdf);
+    }
+
+    private void unbind(Path f, String driver, String bdf) throws IOException {
+        if (!isDevice(bdf) || !boundDriver(bdf).equals(Optional.of(driver))) {
+            throw new SysfsWriteException(f, bdf, ENODEV, bdf + " is not bound to " + driver);
+        }
+        detach(driver, bdf);
+    }
+
+    private void driversProbe(Path f, String bdf) throws IOException {
+        if (!isDevice(bdf)) {
+            throw new SysfsWriteException(f, bdf, ENODEV, "no PCI device " + bdf);
+        }
+        if (boundDriver(bdf).isPresent()) {
+            return;
+        }
+        // Drivers in registration order: the native driver was loaded at boot, pciback later by modprobe.
+        List<String> candidates = new ArrayList<>();
+        String override = driverOverride(bdf);
+        if (override != null) {
+            candidates.add(override);
+        } else {
+            Optional.ofNullable(nativeDrivers.get(bdf)).ifPresent(candidates::add);
+            candidates.add(PCIBACK);
+        }
+        for (String driver : candidates) {
+            if (Files.isDirectory(drivers.resolve(driver)) && probeRefusal(driver, bdf) == null) {
+                attach(driver, bdf);
+                return;
+            }
+        }
+    }
+
+    /** Why {@code driver}'s probe would not take {@code bdf}, or null if it would. */
+    private String probeRefusal(String driver, String bdf) throws IOException {
+        String override = driverOverride(bdf);
+        if (override != null && !override.equals(driver)) {
+            return "driver_override of " + bdf + " is '" + override + "'";
+        }
+        if (driver.equals(PCIBACK)) {
+            int header = headerType(bdf);
+            if (header != 0 && header != 1) {
+                return "pciback only takes header types 0 and 1; " + bdf + " has " + header;
+            }
+            if (!PCIBACK.equals(override) && !seizedBySlot(bdf)) {
+                return bdf + " is not in pciback's slots (write it to new_slot first) and its driver_override is not pciback";
+            }
+            return null;
+        }
+        String nativeDriver = nativeDrivers.get(bdf);
+        if (override == null && nativeDriver != null && !nativeDriver.equals(driver)) {
+            return driver + " does not drive " + bdf + " (its driver is " + nativeDriver + ")";
+        }
+        return null;
+    }
+
+    private boolean seizedBySlot(String bdf) throws IOException {
+        Set<SlotId> slots = readSlots();
+        for (Path p = deviceDir(bdf); p.startsWith(root.resolve("sys/devices")); p = p.getParent()) {
+            Optional<SlotId> id = SlotId.parseBdf(p.getFileName().toString());
+            if (id.isPresent() && slots.contains(id.get())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void attach(String driver, String bdf) throws IOException {
+        Path dev = deviceDir(bdf);
+        Path driverDir = drivers.resolve(driver);
+        Files.createSymbolicLink(dev.resolve("driver"), dev.relativize(driverDir));
+        Files.createSymbolicLink(driverDir.resolve(bdf), driverDir.relativize(dev));
+        if (driver.equals(PCIBACK)) {
+            // pcistub_seize: a device taken through driver_override joins the slot list; then pciback resets it.
+            SlotId id = SlotId.parseBdf(bdf).orElseThrow();
+            Set<SlotId> slots = readSlots();
+            if (slots.add(id)) {
+                writeSlots(slots);
+            }
+            functionReset(bdf);
+        }
+    }
+
+    private void detach(String driver, String bdf) throws IOException {
+        Path dev = deviceDir(bdf);
+        Files.deleteIfExists(dev.resolve("driver"));
+        Files.deleteIfExists(drivers.resolve(driver).resolve(bdf));
+        if (driver.equals(PCIBACK)) {
+            Set<String> permissive = readPermissive();
+            if (permissive.remove(bdf)) {
+                writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+            }
+            functionReset(bdf);
+        }
+    }
+
+    private void newSlot(Path f, String spec) throws IOException {
+        SlotId id = SlotId.parseSpec(spec).orElseThrow(
+                () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F, BB:SS.F, SS.* or *.* forms)"));
+        Set<SlotId> slots = readSlots();
+        int slotFrom = id.slot() < 0 ? 0 : id.slot();
+        int slotTo = id.slot() < 0 ? 31 : id.slot();
+        for (int s = slotFrom; s <= slotTo; s++) {
+            int funcFrom = id.func() < 0 ? 0 : id.func();
+            int funcTo = id.func() < 0 ? 7 : id.func();
+            for (int fn = funcFrom; fn <= funcTo; fn++) {
+                slots.add(new SlotId(id.domain(), id.bus(), s, fn));
+            }
+        }
+        writeSlots(slots);
+    }
+
+    private void removeSlot(Path f, String spec) throws IOException {
+        SlotId id = SlotId.parseSpec(spec).orElseThrow(
+                () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F or BB:SS.F)"));
+        Set<SlotId> slots = readSlots();
+        if (!slots.remove(id)) {
+            throw new SysfsWriteException(f, spec, ENOENT, id.text() + " is not in pciback's slots");
+        }
+        writeSlots(slots);
+    }
+
+    private void permissive(Path f, String bdf) throws IOException {
+        Optional<SlotId> id = SlotId.parseSpec(bdf);
+        String canonical = id.filter(s -> s.slot() >= 0 && s.func() >= 0).map(SlotId::text).orElse(null);
+        if (canonical == null) {
+            throw new SysfsWriteException(f, bdf, EINVAL, "not a device address");
+        }
+        if (!boundDriver(canonical).equals(Optional.of(PCIBACK))) {
+            throw new SysfsWriteException(f, bdf, ENODEV, canonical + " is not bound to pciback");
+        }
+        Set<String> permissive = readPermissive();
+        if (permissive.add(canonical)) {
+            writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+        }
+    }
+
+    private void driverOverride(Path f, String bdf, String raw) throws IOException {
+        if (raw.length() >= 4095) {
+            throw new SysfsWriteException(f, raw, EINVAL, "driver_override longer than a page");
+        }
+        int nl = raw.indexOf('\n');
+        String v = nl >= 0 ? raw.substring(0, nl) : raw;
+        Files.writeString(f, v.isEmpty() ? "(null)\n" : v + "\n");
+    }
+
+    private void resetAttribute(Path f, String bdf, String v) throws IOException {
+        long n;
+        try {
+            n = Long.decode(v.trim());
+        } catch (NumberFormatException e) {
+            throw new SysfsWriteException(f, v, EINVAL, "reset takes 1");
+        }
+        if (n != 1) {
+            throw new SysfsWriteException(f, v, EINVAL, "reset takes 1");
+        }
+        functionReset(bdf);
+    }
+
+    /** A function-level reset: takes the configured time when the device has a reset method. */
+    private void functionReset(String bdf) throws IOException {
+        if (!Files.exists(deviceDir(bdf).resolve("reset"))) {
+            return;
+        }
+        Duration latency = resetLatency.getOrDefault(bdf, defaultResetLatency);
+        if (!latency.isZero()) {
+            try {
+                Thread.sleep(latency.toMillis(), latency.toNanosPart() % 1_000_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted during the reset of " + bdf);
+            }
+        }
+        resets.computeIfAbsent(bdf, b -> new AtomicLong()).incrementAndGet();
+    }
+
+    // ---- module load/unload --------------------------------------------------------------------------
+
+    /** {@code modprobe xen-pciback}: the driver directory appears with an empty slot list. */
+    public synchronized void loadPciback() throws IOException {
+        Path dir = drivers.resolve(PCIBACK);
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        Files.createDirectories(dir);
+        for (String file : PCIBACK_FILES) {
+            Files.write(dir.resolve(file), new byte[0]);
+        }
+    }
+
+    /** {@code rmmod xen-pciback}: every bound device is released (and reset), the slot list is forgotten. */
+    public synchronized void unloadPciback() throws IOException {
+        Path dir = drivers.resolve(PCIBACK);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        for (String bdf : deviceNames()) {
+            if (boundDriver(bdf).equals(Optional.of(PCIBACK))) {
+                detach(PCIBACK, bdf);
+            }
+        }
+        try (var entries = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) entries::iterator) {
+                Files.delete(p);
+            }
+        }
+        Files.delete(dir);
+    }
+
+    public boolean pcibackLoaded() {
+        return Files.isDirectory(drivers.resolve(PCIBACK));
+    }
+
+    // ---- reading the tree ----------------------------------------------------------------------------
+
+    /** Every PCI device name (BDF) in {@code sys/bus/pci/devices}, sorted. */
+    public List<String> deviceNames() throws IOException {
+        try (var s = Files.list(pci.resolve("devices"))) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    public boolean isDevice(String bdf) {
+        return SlotId.parseBdf(bdf).isPresent() && Files.exists(pci.resolve("devices").resolve(bdf));
+    }
+
+    /** The device's directory under {@code sys/devices} (the target of {@code sys/bus/pci/devices/<bdf>}). */
+    public Path deviceDir(String bdf) throws IOException {
+        Path link = pci.resolve("devices").resolve(bdf);
+        if (Files.isSymbolicLink(link)) {
+            return link.getParent().resolve(Files.readSymbolicLink(link)).normalize();
+        }
+        return link;
+    }
+
+    /** The driver the device is bound to (name of the {@code driver} link's target). */
+    public Optional<String> boundDriver(String bdf) throws IOException {
+        Path link = deviceDir(bdf).resolve("driver");
+        if (!Files.isSymbolicLink(link)) {
+            return Optional.empty();
+        }
+        return Optional.of(Files.readSymbolicLink(link).getFileName().toString());
+    }
+
+    /** The device's driver_override, or null when unset ({@code (null)}). */
+    public String driverOverride(String bdf) throws IOException {
+        Path f = deviceDir(bdf).resolve("driver_override");
+        if (!Files.exists(f)) {
+            return null;
+        }
+        String v = Files.readString(f).strip();
+        return v.isEmpty() || v.equals("(null)") ? null : v;
+    }
+
+    /** The driver a device had when the model first saw it bound, if any. */
+    public Optional<String> nativeDriver(String bdf) {
+        return Optional.ofNullable(nativeDrivers.get(bdf));
+    }
+
+    private int headerType(String bdf) throws IOException {
+        Path config = deviceDir(bdf).resolve("config");
+        if (!Files.exists(config)) {
+            return 0;
+        }
+        byte[] b = Files.readAllBytes(config);
+        return b.length > 0x0e ? b[0x0e] & 0x7f : 0;
+    }
+
+    private Optional<String> deviceOf(Path f) {
+        Path devicesLinks = pci.resolve("devices");
+        if (f.startsWith(devicesLinks) && f.getNameCount() == devicesLinks.getNameCount() + 2) {
+            return Optional.of(f.getParent().getFileName().toString());
+        }
+        if (f.startsWith(root.resolve("sys/devices"))) {
+            String dir = f.getParent().getFileName().toString();
+            return SlotId.parseBdf(dir).map(x -> dir);
+        }
+        return Optional.empty();
+    }
+
+    private Set<SlotId> readSlots() throws IOException {
+        Set<SlotId> out = new LinkedHashSet<>();
+        for (String line : Files.readAllLines(drivers.resolve(PCIBACK).resolve("slots"))) {
+            SlotId.parseSpec(line).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    private void writeSlots(Set<SlotId> slots) throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (SlotId s : slots) {
+            lines.add(s.text());
+        }
+        writeLines(drivers.resolve(PCIBACK).resolve("slots"), lines);
+    }
+
+    private Set<String> readPermissive() throws IOException {
+        return new LinkedHashSet<>(Files.readAllLines(drivers.resolve(PCIBACK).resolve("permissive")).stream()
+                .filter(s -> !s.isBlank()).toList());
+    }
+
+    private static void writeLines(Path file, Iterable<String> lines) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (String l : lines) {
+            b.append(l).append('\n');
+        }
+        Files.writeString(file, b.toString(), StandardCharsets.US_ASCII);
+    }
+
+    /** The BDFs in pciback's slot list ({@code slots}), empty when pciback is not loaded. */
+    public List<String> slots() throws IOException {
+        if (!pcibackLoaded()) {
+            return List.of();
+        }
+        return readSlots().stream().map(SlotId::text).toList();
+    }
+
+    private void saveNativeDrivers() throws IOException {
+        Files.createDirectories(nativeDriversFile.toAbsolutePath().getParent());
+        AtomicFiles.write(nativeDriversFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(nativeDrivers));
+    }
+
+    static boolean isLink(Path p) {
+        return Files.isSymbolicLink(p) || Files.exists(p, LinkOption.NOFOLLOW_LINKS);
+    }
+}

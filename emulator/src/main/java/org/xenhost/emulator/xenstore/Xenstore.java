@@ -1,0 +1,150 @@
+package org.xenhost.emulator.xenstore;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The emulated xenstore: a tree of string values keyed by absolute paths ({@code /libxl/pci/0000-03-00-0/domid}),
+ * persisted to one JSON file after every transaction (write-temp, fsync, rename), so it outlives the process
+ * as xenstored outlives the toolstack. Writing a key creates its parents with empty values, as xenstored does;
+ * removing a key removes its subtree.
+ *
+ * <p>Thread-safe; a transaction is applied all-or-nothing under one short lock (xenstored is single-threaded too).
+ */
+public final class Xenstore {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Path file;
+    private final TreeMap<String, String> tree;
+
+    private Xenstore(Path file, TreeMap<String, String> tree) {
+        this.file = file;
+        this.tree = tree;
+    }
+
+    /** Opens (or creates empty) the store kept in {@code file}. */
+    public static Xenstore open(Path file) throws IOException {
+        TreeMap<String, String> tree = new TreeMap<>();
+        if (Files.exists(file)) {
+            tree.putAll(JSON.readValue(file.toFile(), new TypeReference<Map<String, String>>() { }));
+        }
+        return new Xenstore(file, tree);
+    }
+
+    /** Reads one key. */
+    public synchronized Optional<String> read(String path) {
+        return Optional.ofNullable(tree.get(normalise(path)));
+    }
+
+    /** True if the key exists (with any value). */
+    public synchronized boolean exists(String path) {
+        return tree.containsKey(normalise(path));
+    }
+
+    /** The names of the direct children of {@code path}, sorted. */
+    public synchronized List<String> directory(String path) {
+        String p = normalise(path);
+        String prefix = p.equals("/") ? "/" : p + "/";
+        List<String> out = new ArrayList<>();
+        for (String k : tree.tailMap(prefix, true).keySet()) {
+            if (!k.startsWith(prefix)) {
+                break;
+            }
+            String rest = k.substring(prefix.length());
+            if (!rest.isEmpty() && rest.indexOf('/') < 0) {
+                out.add(rest);
+            }
+        }
+        return out;
+    }
+
+    public void write(String path, String value) throws IOException {
+        transaction(tx -> tx.write(path, value));
+    }
+
+    public void rm(String path) throws IOException {
+        transaction(tx -> tx.rm(path));
+    }
+
+    /** Applies every change of {@code body} at once and persists them; nothing changes if the body throws. */
+    public synchronized void transaction(TransactionBody body) throws IOException {
+        TreeMap<String, String> copy = new TreeMap<>(tree);
+        Tx tx = new Tx(copy);
+        body.apply(tx);
+        if (!tx.changed) {
+            return;
+        }
+        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(copy);
+        org.xenhost.emulator.io.AtomicFiles.write(file, bytes);
+        tree.clear();
+        tree.putAll(copy);
+    }
+
+    /** The changes of one transaction. */
+    @FunctionalInterface
+    public interface TransactionBody {
+        void apply(Tx tx) throws IOException;
+    }
+
+    /** A transaction's view: reads see its own writes. */
+    public static final class Tx {
+        private final TreeMap<String, String> tree;
+        private boolean changed;
+
+        Tx(TreeMap<String, String> tree) {
+            this.tree = tree;
+        }
+
+        public Optional<String> read(String path) {
+            return Optional.ofNullable(tree.get(normalise(path)));
+        }
+
+        public void write(String path, String value) {
+            String p = normalise(path);
+            if (value.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("xenstore value for " + p + " contains NUL");
+            }
+            for (int i = p.indexOf('/', 1); i > 0; i = p.indexOf('/', i + 1)) {
+                tree.putIfAbsent(p.substring(0, i), "");
+            }
+            tree.put(p, value);
+            changed = true;
+        }
+
+        public void rm(String path) {
+            String p = normalise(path);
+            changed |= tree.remove(p) != null;
+            String prefix = p + "/";
+            var sub = tree.subMap(prefix, true, prefix + Character.MAX_VALUE, true);
+            changed |= !sub.isEmpty();
+            sub.clear();
+        }
+    }
+
+    static String normalise(String path) {
+        if (path == null || !path.startsWith("/") || path.contains("//") || path.length() > 3072) {
+            throw new IllegalArgumentException("xenstore path must be absolute and well formed, got '" + path + "'");
+        }
+        if (path.length() > 1 && path.endsWith("/")) {
+            return path.substring(0, path.length() - 1);
+        }
+        return path;
+    }
+
+    /** A copy of the whole tree (tests, diagnostics). */
+    public synchronized Map<String, String> snapshot() {
+        return new TreeMap<>(tree);
+    }
+
+    static UncheckedIOException unchecked(IOException e) {
+        return new UncheckedIOException(e);
+    }
+}
