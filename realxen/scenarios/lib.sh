@@ -8,6 +8,9 @@ SOCK=/run/xenhost/xenhostd.sock
 JAVA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Xmx256m"
 CP=/share/xenhost.jar:/share/probe
 
+# Whether the process in pid file $1 runs (busybox's `kill -0 ""` succeeds, so the file must hold a number).
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
 mark() { echo "MARK $* $(cut -d' ' -f1 /proc/uptime)"; }
 
 # Runs a command, recording how long it took in $OUT/time-NAME (seconds, 2 decimals).
@@ -27,7 +30,7 @@ _request() {
   _seq=$((_seq + 1)); _id=$(basename $OUT)-$(printf %04d $_seq)
   printf '%s\n' "$@" > $Q/$_id.tmp && mv $Q/$_id.tmp $Q/$_id.req
   while [ ! -f $Q/$_id.rc ]; do
-    kill -0 "$(cat /run/realxen-cli.pid)" 2>/dev/null || { echo "the CLI server died:"; cat /run/cli-server.log; return 1; }
+    alive /run/realxen-cli.pid || { echo "the CLI server died:"; cat /run/cli-server.log; return 1; }
     sleep 0.1
   done
   cat $Q/$_id.out; cat $Q/$_id.err >&2
@@ -40,11 +43,11 @@ probe() { _request probe "$@"; }
 # did; waits until both answer (up to 600 s). Their logs: /run/cli-server.log, /run/xenhostd.log (copied to $OUT).
 java_up() {
   mkdir -p /var/lib/xenhost /run/xenhost $Q
-  if ! kill -0 "$(cat /run/realxen-cli.pid 2>/dev/null)" 2>/dev/null; then
+  if ! alive /run/realxen-cli.pid; then
     java $JAVA_OPTS -cp "$CP" org.xenhost.realxen.Probe serve $Q > /run/cli-server.log 2>&1 &
     echo $! > /run/realxen-cli.pid
   fi
-  if ! kill -0 "$(cat /run/xenhostd.pid 2>/dev/null)" 2>/dev/null; then
+  if ! alive /run/xenhostd.pid; then
     java $JAVA_OPTS -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost \
       --admin-socket "$SOCK" > /run/xenhostd.log 2>&1 &
     echo $! > /run/xenhostd.pid
@@ -52,8 +55,8 @@ java_up() {
   _i=0
   while [ $_i -lt 600 ]; do
     [ -S "$SOCK" ] && [ -f $Q/ready ] && return 0
-    kill -0 "$(cat /run/xenhostd.pid)" 2>/dev/null || { echo "xenhostd exited:"; cat /run/xenhostd.log; return 1; }
-    kill -0 "$(cat /run/realxen-cli.pid)" 2>/dev/null || { echo "the CLI server exited:"; cat /run/cli-server.log; return 1; }
+    alive /run/xenhostd.pid || { echo "xenhostd exited:"; cat /run/xenhostd.log; return 1; }
+    alive /run/realxen-cli.pid || { echo "the CLI server exited:"; cat /run/cli-server.log; return 1; }
     sleep 1; _i=$((_i + 1))
   done
   echo "xenhostd or the CLI server not up in 600 s"; cat /run/xenhostd.log /run/cli-server.log; return 1
