@@ -62,10 +62,13 @@ java_up() {
   echo "xenhostd or the CLI server not up in 600 s"; cat /run/xenhostd.log /run/cli-server.log; return 1
 }
 
-# Destroys the test guest if an earlier (maybe failed) scenario left it; copies the JVMs' logs on exit.
+# Destroys the test guest if an earlier (maybe failed) scenario left it and empties its console log (xenconsoled
+# appends to it across domains of the same name: an old guest's heartbeats must not count for the new one);
+# copies the JVMs' logs on exit.
 fresh_start() {
   trap 'cp /run/xenhostd.log /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
   for d in $GUEST $GUEST--incoming $GUEST--migratedaway; do xl destroy $d 2>/dev/null || true; done
+  [ ! -f /var/log/xen/console/guest-$GUEST.log ] || : > /var/log/xen/console/guest-$GUEST.log
 }
 
 # The highest heartbeat number a guest has printed so far (-1 if none yet).

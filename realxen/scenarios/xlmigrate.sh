@@ -6,7 +6,7 @@
 fresh_start
 log=/var/log/xen/console/guest-$GUEST.log
 timed xl-create xl create /share/guest.cfg
-wait_heartbeat $GUEST -1 300
+wait_heartbeat $GUEST 2 300
 heartbeat $GUEST > $OUT/heartbeat-before
 lines=$(wc -l < $log)
 # -s '': the "host" argument is the whole command xl runs to reach the receiver (xen-facts §7).
