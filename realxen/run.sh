@@ -42,7 +42,7 @@ console="$share/console.log"
 # dom0 faults at its first instruction; q35 + intel-iommu so Xen enables VT-d and PCI passthrough works; the e1000 is
 # the device to pass through; -no-reboot so a crash ends the run instead of looping.
 qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 3 -nographic -no-reboot
-  ${REALXEN_IOMMU:+-machine q35 -device intel-iommu,intremap=on}
+  -machine q35 -device intel-iommu,intremap=on
   -kernel "$build/xen"
   -append "sched=null dom0_max_vcpus=1 dom0_vcpus_pin dom0_mem=1024M,max:1024M console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all smap=0 smep=0"
   -initrd "$build/vmlinux console=hvc0 earlyprintk=xen rdinit=/init,$build/dom0.cpio.gz"
