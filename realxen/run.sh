@@ -40,7 +40,9 @@ console="$share/console.log"
 # Why each flag: real-xen-in-qemu.md in the shared reference. In short: TCG (KVM here is kvm_pvm, which cannot run
 # Xen); -rdtscp because TCG cannot give SVM the next-RIP of an RDTSCP intercept (PVH guests hang); smap/smep off or
 # dom0 faults at its first instruction; q35 + intel-iommu so Xen enables VT-d and PCI passthrough works; the e1000 is
-# the device to pass through; -no-reboot so a crash ends the run instead of looping.
+# the device to pass through; -no-reboot so a crash ends the run instead of looping. Ours on top: Xen's null
+# scheduler with dom0 (1 vCPU) pinned to pCPU 0 and -smp 3, because dom0 processes got a wrong FS base once a PVH
+# guest had run on dom0's pCPU under TCG (README.md); thread=single booted faster on this loaded machine.
 qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 3 -nographic -no-reboot
   -machine q35 -device intel-iommu,intremap=on
   -kernel "$build/xen"
