@@ -1,0 +1,90 @@
+# Helpers for scenario scripts (busybox sh in dom0, sourced with `. /share/lib.sh`).
+# Evidence goes to $OUT (set by dom0-init: /share/out/NAME, i.e. build/realxen/run/out/NAME on the host); the Java
+# tests assert on it. The JVMs and the guest name are shared by all scenarios of a boot.
+: "${OUT:?dom0-init sets OUT}"
+GUEST=rxguest
+SOCK=/run/xenhost/xenhostd.sock
+# The JVM under TCG is ~10x slower than on the host: C1 only and the serial collector start fastest.
+JAVA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Xmx256m"
+CP=/share/xenhost.jar:/share/probe
+
+# Whether the process in pid file $1 runs (busybox's `kill -0 ""` succeeds, so the file must hold a number).
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+mark() { echo "MARK $* $(cut -d' ' -f1 /proc/uptime)"; }
+
+# Runs a command, recording how long it took in $OUT/time-NAME (seconds, 2 decimals).
+timed() {
+  _name=$1; shift
+  _t0=$(cut -d' ' -f1 /proc/uptime)
+  "$@"; _rc=$?
+  awk -v a="$_t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN{printf "%.2f\n", b - a}' > "$OUT/time-$_name"
+  return $_rc
+}
+
+# All xenhost CLI commands and probes of a scenario run in one JVM (Probe serve): under TCG on a busy machine a JVM
+# start costs minutes. `xh ARGS` is the real CLI (picocli, RemoteDriver, the admin socket), only not a new process.
+Q=/run/realxen-cli
+_seq=0
+_request() {
+  _seq=$((_seq + 1)); _id=$(basename $OUT)-$(printf %04d $_seq)
+  printf '%s\n' "$@" > $Q/$_id.tmp && mv $Q/$_id.tmp $Q/$_id.req
+  while [ ! -f $Q/$_id.rc ]; do
+    alive /run/realxen-cli.pid || { echo "the CLI server died:"; cat /run/cli-server.log; return 1; }
+    sleep 0.1
+  done
+  cat $Q/$_id.out; cat $Q/$_id.err >&2
+  return "$(cat $Q/$_id.rc)"
+}
+xh() { _request xenhost -c "$SOCK" "$@"; }
+probe() { _request probe "$@"; }
+
+# Starts the CLI server and xenhostd on the real libxl (both JVMs at once) unless an earlier scenario of this boot
+# did; waits until both answer (up to 600 s). Their logs: /run/cli-server.log, /run/xenhostd.log (copied to $OUT).
+java_up() {
+  mkdir -p /var/lib/xenhost /run/xenhost $Q
+  if ! alive /run/realxen-cli.pid; then
+    java $JAVA_OPTS -cp "$CP" org.xenhost.realxen.Probe serve $Q > /run/cli-server.log 2>&1 &
+    echo $! > /run/realxen-cli.pid
+  fi
+  if ! alive /run/xenhostd.pid; then
+    java $JAVA_OPTS -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost \
+      --admin-socket "$SOCK" > /run/xenhostd.log 2>&1 &
+    echo $! > /run/xenhostd.pid
+  fi
+  _i=0
+  while [ $_i -lt 600 ]; do
+    [ -S "$SOCK" ] && [ -f $Q/ready ] && return 0
+    alive /run/xenhostd.pid || { echo "xenhostd exited:"; cat /run/xenhostd.log; return 1; }
+    alive /run/realxen-cli.pid || { echo "the CLI server exited:"; cat /run/cli-server.log; return 1; }
+    sleep 1; _i=$((_i + 1))
+  done
+  echo "xenhostd or the CLI server not up in 600 s"; cat /run/xenhostd.log /run/cli-server.log; return 1
+}
+
+# Destroys the test guest if an earlier (maybe failed) scenario left it and empties its console log (xenconsoled
+# appends to it across domains of the same name: an old guest's heartbeats must not count for the new one);
+# copies the JVMs' logs on exit.
+fresh_start() {
+  trap 'cp /run/xenhostd.log /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
+  for d in $GUEST $GUEST--incoming $GUEST--migratedaway; do xl destroy $d 2>/dev/null || true; done
+  [ ! -f /var/log/xen/console/guest-$GUEST.log ] || : > /var/log/xen/console/guest-$GUEST.log
+}
+
+# The highest heartbeat number a guest has printed so far (-1 if none yet).
+heartbeat() {
+  _n=$(grep -o 'heartbeat [0-9]*' "/var/log/xen/console/guest-$1.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2)
+  echo "${_n:--1}"
+}
+
+# Waits until guest $1 prints a heartbeat above $2 (default -1: any), at most $3 seconds (default 120).
+wait_heartbeat() {
+  _above=${2:--1}; _limit=${3:-120}; _i=0
+  while [ $_i -lt "$_limit" ]; do
+    [ "$(heartbeat "$1")" -gt "$_above" ] && return 0
+    sleep 1; _i=$((_i + 1))
+  done
+  echo "guest $1 printed no heartbeat above $_above in $_limit s; its console log:"
+  tail -n 20 "/var/log/xen/console/guest-$1.log" 2>/dev/null
+  return 1
+}

@@ -1,0 +1,23 @@
+# Scenario 2 (first part; the rest needs the host-device manager): QEMU's e1000 through the real libxl's PCI
+# assignable calls, as NativeLibxl makes them. Evidence for RealXenTest.passthroughAssignable:
+#   lspci.txt             lspci -D -n -k in dom0         bdf                the e1000's BDF (8086:100e)
+#   driver-before         its driver before (e1000)      assignable-add.json  NativeLibxl.assignableList() after add
+#   xl-assignable.txt     xl pci-assignable-list after add   driver-assigned  the driver link then (pciback)
+#   pciback-slots         /sys/bus/pci/drivers/pciback/slots
+#   assignable-remove.json, xl-assignable-after.txt, driver-after: after assignableRemove(rebind): back on e1000
+. /share/lib.sh
+fresh_start
+lspci -D -n -k > $OUT/lspci.txt
+bdf=$(lspci -D -n | awk '$3 == "8086:100e" {print $1; exit}')
+[ -n "$bdf" ] || { echo "no e1000 (8086:100e) in lspci:"; cat $OUT/lspci.txt; exit 1; }
+echo "$bdf" > $OUT/bdf
+drv() { basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"; }
+drv > $OUT/driver-before
+timed jvms-up java_up
+timed assignable-add probe assignable-add "$bdf" > $OUT/assignable-add.json
+xl pci-assignable-list > $OUT/xl-assignable.txt
+drv > $OUT/driver-assigned
+cat /sys/bus/pci/drivers/pciback/slots > $OUT/pciback-slots
+timed assignable-remove probe assignable-remove "$bdf" > $OUT/assignable-remove.json
+xl pci-assignable-list > $OUT/xl-assignable-after.txt
+drv > $OUT/driver-after

@@ -1,0 +1,253 @@
+package org.xenhost.realxen;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import org.xenhost.libxl.stream.PageBatch;
+import org.xenhost.libxl.stream.ReaderLimits;
+import org.xenhost.libxl.stream.StreamPhase;
+import org.xenhost.libxl.stream.StreamReader;
+import org.xenhost.libxl.stream.StreamRecord;
+import org.xenhost.libxl.stream.StreamTap;
+import org.xenhost.libxl.stream.TapInputStream;
+import org.xenhost.libxl.stream.TapSnapshot;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * xenhost on a real Xen 4.17 hypervisor: Xen and a Debian dom0 boot under QEMU (realxen/run.sh), a scenario script
+ * runs xl and xenhost there and leaves its evidence in the run's share; these tests compare that evidence with the
+ * real toolstack's own answers. One QEMU boot runs all scenarios in priority order; each test asserts one.
+ * A harness that cannot build or boot fails these tests: run-tests installs what they need.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RealXenTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The scenarios, in priority order; one boot runs them all (a boot and a JVM start dominate under TCG). */
+    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "xlmigrate");
+    /** Hard limit for the whole boot; TCG timings vary 3x with the host's load. */
+    static final int BOOT_TIMEOUT_SECONDS = 2400;
+    private static Harness.Boot boot;
+
+    @BeforeAll
+    static void buildAndBoot() throws Exception {
+        Harness.build();
+        boot = Harness.boot(SCENARIOS, BOOT_TIMEOUT_SECONDS);
+    }
+
+    /**
+     * Scenario 1 proves: xenhostd starts on the real libxenlight through NativeLibxl (struct layouts, ctx, logger);
+     * NativeLibxl's host info matches {@code xl info}; the Driver's host info through the admin socket reports the
+     * same Xen version and memory; {@code xenhost list} shows Domain-0 as a domain; a guest made by {@code xl create}
+     * is listed as foreign with xl's domid, {@code xenhost adopt} takes it over while it keeps running, and
+     * {@code xenhost destroy} removes it from Xen.
+     */
+    @Test
+    @Order(1)
+    void driverOnRealXen() throws Exception {
+        Harness.Run run = boot.scenario("driver");
+
+        Map<String, String> xlInfo = xlInfo(run.text("xl-info.txt"));
+        String xlVersion = xlInfo.get("xen_major") + "." + xlInfo.get("xen_minor") + xlInfo.get("xen_extra");
+        assertTrue(xlVersion.startsWith("4.17"), "xl info reports Xen " + xlVersion);
+        JsonNode libxl = JSON.readTree(run.text("libxl.json"));
+        JsonNode host = libxl.get("hostInfo");
+        assertEquals(xlVersion, host.get("xenVersion").asText(), "NativeLibxl.hostInfo's version vs xl info");
+        assertEquals(Long.parseLong(xlInfo.get("total_memory")), host.get("totalMemoryKb").asLong() / 1024,
+                "total memory (MiB): NativeLibxl vs xl info");
+        assertEquals(Long.parseLong(xlInfo.get("nr_cpus")), host.get("nrCpus").asLong(), "CPUs: NativeLibxl vs xl info");
+        assertTrue(host.get("hvm").asBoolean(), "Xen under QEMU reports hvm (virt_caps " + xlInfo.get("virt_caps") + ")");
+        assertEquals(xlInfo.get("virt_caps").contains("hvm_directio"), host.get("iommu").asBoolean(),
+                "iommu vs xl info virt_caps " + xlInfo.get("virt_caps"));
+        assertWithin(Long.parseLong(xlInfo.get("free_memory")), host.get("freeMemoryKb").asLong() / 1024, 16,
+                "free memory (MiB): NativeLibxl vs xl info");
+        JsonNode dom0 = libxl.get("domains").get(0);
+        assertEquals(0, dom0.get("domid").asInt(), "libxl's first domain is dom0: " + libxl.get("domains"));
+        assertEquals("Domain-0", dom0.get("name").asText());
+
+        JsonNode viaDaemon = JSON.readTree(run.text("host-info.json")).get("hostInfo");
+        Map<String, String> xlInfo2 = xlInfo(run.text("xl-info-2.txt"));
+        assertEquals(xlVersion, viaDaemon.get("xenVersion").asText(), "xenhost host info's Xen version");
+        assertEquals(Long.parseLong(xlInfo2.get("total_memory")), viaDaemon.get("totalMemoryMiB").asLong());
+        assertWithin(Long.parseLong(xlInfo2.get("free_memory")), viaDaemon.get("freeMemoryMiB").asLong(), 16,
+                "xenhost host info's free memory (MiB) vs xl info");
+
+        JsonNode before = JSON.readTree(run.text("list-before.json"));
+        JsonNode d0 = byName(before, "Domain-0");
+        assertNotNull(d0, "xenhost list shows Domain-0: " + before);
+        assertEquals(0, d0.get("domid").asInt());
+
+        int guestDomid = Integer.parseInt(run.text("guest-domid").trim());
+        JsonNode foreign = byName(JSON.readTree(run.text("list-foreign.json")), "rxguest");
+        assertNotNull(foreign, "xenhost list shows the xl-created guest");
+        assertEquals("foreign", foreign.get("state").asText(), "a guest xenhost did not make is foreign: " + foreign);
+        assertEquals(guestDomid, foreign.get("domid").asInt());
+        assertTrue(run.text("adopt.txt").contains("adopted"), run.text("adopt.txt"));
+        JsonNode adopted = byName(JSON.readTree(run.text("list-adopted.json")), "rxguest");
+        assertEquals("running", adopted.get("state").asText(), "adopted guest: " + adopted);
+        assertEquals(guestDomid, adopted.get("domid").asInt(), "adoption keeps the domid");
+        assertFalse(run.text("xl-list-after.txt").contains("rxguest"), "xenhost destroy removed it from Xen:\n"
+                + run.text("xl-list-after.txt"));
+    }
+
+    /**
+     * Scenario 3 proves: {@code xenhost save} of a running PVH guest on the real libxl writes a file Xen's own
+     * verify-stream-v2 accepts as an xl save file, and the guest is gone from Xen meanwhile; {@code xenhost restore}
+     * brings the same guest back: its heartbeat counter continues where it stopped (a reboot would restart at 0).
+     * And the other way round: a save file written by the real {@code xl save} is read to its end by xenhost's
+     * StreamReader and StreamTap without error, and both count the same pages (our codec against the real writer).
+     */
+    @Test
+    @Order(2)
+    void saveAndRestore() throws Exception {
+        Harness.Run run = boot.scenario("saverestore");
+
+        JsonNode save = JSON.readTree(run.text("save.json"));
+        long size = Files.size(run.file("xenhost.save"));
+        assertEquals(size, save.get("bytes").asLong(), "xenhost save's reported size vs the file: " + save);
+        assertTrue(size > 100L << 20, "a 128 MiB guest's save file holds its memory; got " + size + " bytes");
+        String verdict = XenVerifier.verify("xl", run.file("xenhost.save"));
+        assertTrue(verdict.startsWith("exit 0"), "verify-stream-v2 -f xl on xenhost's save file:\n" + verdict);
+        assertFalse(run.text("xl-list-saved.txt").contains("rxguest"), "saved guest still in Xen:\n"
+                + run.text("xl-list-saved.txt"));
+
+        long before = Long.parseLong(run.text("heartbeat-before-save").trim());
+        List<Long> after = run.numbers("heartbeats-after-restore");
+        assertTrue(before >= 0, "the guest had a heartbeat before the save");
+        assertTrue(after.size() >= 2, "heartbeats after restore: " + after);
+        // The guest counts on from where it stopped: its first line after the restore is the next number, and
+        // the one after that follows (a rebooted guest would start at 0). Observed once: a stray "heartbeat 0"
+        // after a few beats, which we read as xenconsoled replaying the restored console ring; not asserted.
+        assertEquals(before + 1, after.get(0), "first heartbeat after restore (before save: " + before + ", after: "
+                + after + ")");
+        assertEquals(before + 2, after.get(1), "heartbeats after restore count on: " + after);
+        JsonNode restored = byName(JSON.readTree(run.text("list-restored.json")), "rxguest");
+        assertNotNull(restored, "xenhost list shows the restored guest");
+        assertEquals("running", restored.get("state").asText());
+
+        // The real writer, read by our reader and tap at once.
+        Path xlSave = run.file("xl.save");
+        StreamTap tap = new StreamTap(StreamTap.Format.XL_SAVE_FILE);
+        long pagesWithData = 0;
+        try (InputStream in = new TapInputStream(new BufferedInputStream(Files.newInputStream(xlSave), 1 << 20), tap)) {
+            StreamReader reader = StreamReader.saveFile(in, ReaderLimits.DEFAULT);
+            for (StreamRecord r; (r = reader.next()) != null; ) {
+                if (r instanceof PageBatch b) {
+                    pagesWithData += b.pagesWithData();
+                }
+            }
+            reader.requireEndOfInput();
+            assertTrue(reader.isDone());
+        }
+        TapSnapshot seen = tap.snapshot();
+        assertNull(seen.problem(), "StreamTap on xl's save file: " + seen);
+        assertEquals(StreamPhase.COMPLETE, seen.phase(), "StreamTap on xl's save file: " + seen);
+        assertEquals(Files.size(xlSave), seen.bytes());
+        assertEquals(pagesWithData, seen.pagesWithData(), "reader and tap count the same pages");
+        assertTrue(pagesWithData * 4096 > 100L << 20, "xl's stream carries the guest's memory: " + pagesWithData + " pages");
+        String xlVerdict = XenVerifier.verify("xl", xlSave);
+        assertTrue(xlVerdict.startsWith("exit 0"), "verify-stream-v2 on xl's own save file:\n" + xlVerdict);
+    }
+
+    /**
+     * Scenario 2, first part, proves: NativeLibxl's {@code assignableAdd(rebind)} on the real libxl moves QEMU's
+     * e1000 from its driver to xen-pciback, and xl itself then lists it as assignable; NativeLibxl's own
+     * {@code assignableList()} agrees; {@code assignableRemove(rebind)} gives it back to e1000 and xl no longer
+     * lists it. (Passthrough into a guest and crash recovery need the host-device manager: a later scenario.)
+     */
+    @Test
+    @Order(3)
+    void passthroughAssignable() throws Exception {
+        Harness.Run run = boot.scenario("pci");
+        String bdf = run.text("bdf").trim();
+        assertTrue(run.text("lspci.txt").contains(bdf), "lspci lists " + bdf);
+        assertEquals("e1000", run.text("driver-before").trim(), "the e1000 starts on its own driver");
+        assertEquals(List.of(bdf), assignable(run.text("assignable-add.json")),
+                "NativeLibxl.assignableList after assignableAdd");
+        assertTrue(run.text("xl-assignable.txt").contains(bdf), "xl pci-assignable-list after NativeLibxl's add:\n"
+                + run.text("xl-assignable.txt"));
+        assertEquals("pciback", run.text("driver-assigned").trim(), "sysfs: the device is bound to pciback");
+        assertEquals(List.of(), assignable(run.text("assignable-remove.json")),
+                "NativeLibxl.assignableList after assignableRemove");
+        assertFalse(run.text("xl-assignable-after.txt").contains(bdf), "xl pci-assignable-list after remove:\n"
+                + run.text("xl-assignable-after.txt"));
+        assertEquals("e1000", run.text("driver-after").trim(), "rebind gave the device back to e1000");
+    }
+
+    static List<String> assignable(String json) throws IOException {
+        List<String> l = new java.util.ArrayList<>();
+        JSON.readTree(json).get("assignable").forEach(n -> l.add(n.asText()));
+        return l;
+    }
+
+    /**
+     * Scenario 5, xl's half, proves: on this Xen a PVH guest live-migrates to localhost with {@code xl migrate}
+     * (the baseline for xenhost's migration, whose time is printed here, not asserted), its heartbeat continues on
+     * the destination and exactly one copy remains, under its own name.
+     */
+    @Test
+    @Order(4)
+    void xlMigrateBaseline() throws Exception {
+        Harness.Run run = boot.scenario("xlmigrate");
+        long before = Long.parseLong(run.text("heartbeat-before").trim());
+        List<Long> after = run.numbers("heartbeats-after");
+        assertTrue(after.size() >= 2 && after.get(0) >= before, "heartbeat continues after xl migrate: before "
+                + before + ", after " + after);
+        String list = run.text("xl-list-after.txt");
+        assertEquals(1, list.lines().filter(l -> l.startsWith("rxguest")).count(), "one copy:\n" + list);
+        assertFalse(list.contains("--incoming") || list.contains("--migratedaway"), list);
+        System.out.println("xl migrate (PVH, 128 MiB, localhost, TCG): " + run.text("time-xl-migrate").trim() + " s");
+    }
+
+    static JsonNode byName(JsonNode list, String name) {
+        for (JsonNode d : list) {
+            if (name.equals(d.get("name").asText())) {
+                return d;
+            }
+        }
+        return null;
+    }
+
+    static void assertWithin(long expected, long actual, long tolerance, String what) {
+        if (Math.abs(expected - actual) > tolerance) {
+            fail(what + ": expected " + expected + " +- " + tolerance + ", got " + actual);
+        }
+    }
+
+    private static final Pattern XL_INFO_LINE = Pattern.compile("^(\\w+)\\s*:\\s*(.*)$", Pattern.MULTILINE);
+
+    /** {@code xl info}'s "key : value" lines. */
+    static Map<String, String> xlInfo(String text) {
+        Map<String, String> m = new LinkedHashMap<>();
+        Matcher mt = XL_INFO_LINE.matcher(text);
+        while (mt.find()) {
+            m.put(mt.group(1), mt.group(2).trim());
+        }
+        if (!m.containsKey("xen_major")) {
+            fail("not xl info output:\n" + text);
+        }
+        return m;
+    }
+}
