@@ -29,6 +29,8 @@ import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlError;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.ProgressListener;
+import org.xenhost.libxl.stream.StreamTap;
+import org.xenhost.libxl.stream.TapSnapshot;
 import org.xenhost.libxl.stream.XlSaveHeader;
 import org.xenhost.pci.HostFacts;
 import org.xenhost.migration.MigrationCookie;
@@ -509,15 +511,15 @@ public final class XenDriver implements Driver {
             // 1. journal the intent, so a crash mid-save resumes the guest at start-up
             job.phase("saving");
             persist(r.withJob(jobMark(job)));
-            long[] pages = {0};
-            long[] bytes = {0};
+            // the tap reads the record headers as they pass: pages actually written, not libxc's frame count
+            StreamTap tap = new StreamTap(StreamTap.Format.XL_SAVE_FILE);
             try (FileChannel target = pipe ? FileChannel.open(path, StandardOpenOption.WRITE)
                     : FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                java.nio.channels.WritableByteChannel out = counting(target, bytes);
+                java.nio.channels.WritableByteChannel out = tapped(target, tap);
                 // 2. the xl header carries the configuration, as xl save writes it
                 XlSaveHeader.forConfig(now.config().toLibxlJson()).write(Channels.newOutputStream(out));
                 // 3. the libxl stream, non-live (pause first, copy once), as xl save does
-                libxl.suspend(r.domid(), out, false, false, p -> pages[0] = Math.max(pages[0], p.done()));
+                libxl.suspend(r.domid(), out, false, false, ProgressListener.NONE);
                 if (!pipe) {
                     target.force(true);
                 }
@@ -538,7 +540,8 @@ public final class XenDriver implements Driver {
                 log.warn("domain {}: saved, but destroying the suspended domain failed: {}", r.name(), ex.getMessage());
             }
             stopped(now, "saved to " + path);
-            return new SaveResult(path.toString(), bytes[0], pages[0], (System.nanoTime() - start) / 1_000_000);
+            TapSnapshot written = tap.snapshot();
+            return new SaveResult(path.toString(), written.bytes(), written.pagesWithData(), (System.nanoTime() - start) / 1_000_000);
         }
     }
 
@@ -980,13 +983,15 @@ public final class XenDriver implements Driver {
         }
     }
 
-    /** Counts what goes through, since a pipe has no size to ask afterwards. */
-    private static java.nio.channels.WritableByteChannel counting(FileChannel ch, long[] count) {
+    /** Shows the tap what was written (a pipe has no size to ask afterwards, and the tap counts pages too). */
+    private static java.nio.channels.WritableByteChannel tapped(FileChannel ch, StreamTap tap) {
         return new java.nio.channels.WritableByteChannel() {
             @Override
             public int write(java.nio.ByteBuffer src) throws IOException {
+                java.nio.ByteBuffer seen = src.duplicate();
                 int n = ch.write(src);
-                count[0] += n;
+                seen.limit(seen.position() + n);
+                tap.accept(seen);
                 return n;
             }
 

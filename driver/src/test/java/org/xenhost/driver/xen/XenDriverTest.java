@@ -140,6 +140,8 @@ class XenDriverTest {
         Path file = tmp.resolve("vm.save");
         var result = driver.save("vm", file.toString());
         assertEquals(Files.size(file), result.bytes());
+        // pages written, as the stream's PAGE_DATA records carry them: 16 MiB = 4096 pages at most, some written
+        assertTrue(result.pages() > 0 && result.pages() <= 4096, "pages " + result.pages());
         assertEquals("shut-off", driver.info("vm").summary().state());
         try (InputStream in = Files.newInputStream(file)) {
             XlSaveHeader h = XlSaveHeader.read(in);
