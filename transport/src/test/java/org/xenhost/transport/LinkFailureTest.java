@@ -174,7 +174,9 @@ class LinkFailureTest {
             long directAfter = PlatformDependent.usedDirectMemory();
             assertTrue(threadsAfter <= threadsBefore, "threads: " + threadsBefore + " after 10 cycles, " + threadsAfter + " after 100");
             assertTrue(poolAfter <= poolBefore + (8 << 20), "pooled buffers: " + poolBefore + " -> " + poolAfter);
-            assertTrue(directAfter <= directBefore + (8 << 20), "direct memory: " + directBefore + " -> " + directAfter);
+            // JVM-wide direct memory includes the pool's reserved chunks (4 MiB each, per arena and thread), which
+            // grow in steps and are kept for reuse; a leak of one window per broken transfer would be 90 x 4 MiB
+            assertTrue(directAfter <= directBefore + (64 << 20), "direct memory: " + directBefore + " -> " + directAfter);
             assertEquals(List.of(), LEAKS, "Netty leak detector (paranoid) found unreleased buffers");
         }
     }
