@@ -113,7 +113,7 @@ class RealXenTest {
     }
 
     /**
-     * Scenario 3 proves: {@code xenhost save} of a running PVH guest on the real libxl writes a file Xen's own
+     * Scenario 3 proves: {@code xenhost save} of a running PV guest on the real libxl writes a file Xen's own
      * verify-stream-v2 accepts as an xl save file, and the guest is gone from Xen meanwhile; {@code xenhost restore}
      * brings the same guest back: its heartbeat counter continues where it stopped (a reboot would restart at 0).
      * And the other way round: a save file written by the real {@code xl save} is read to its end by xenhost's
@@ -194,6 +194,59 @@ class RealXenTest {
         assertFalse(run.text("xl-assignable-after.txt").contains(bdf), "xl pci-assignable-list after remove:\n"
                 + run.text("xl-assignable-after.txt"));
         assertEquals("e1000", run.text("driver-after").trim(), "rebind gave the device back to e1000");
+
+        // xenhost's sysfs inventory on a real Xen dom0 against lspci there, field by field, with the e1000 on its
+        // own driver and on pciback.
+        assertPciListMatchesLspci(run.text("pci-list.json"), run.text("lspci-vmm.txt"), bdf, "e1000");
+        assertPciListMatchesLspci(run.text("pci-list-assigned.json"), run.text("lspci-vmm-assigned.txt"), bdf, "pciback");
+    }
+
+    /** {@code xenhost pci list --json} vs {@code lspci -vmm -n -D -k}: same functions, same ids, class, driver. */
+    static void assertPciListMatchesLspci(String pciListJson, String lspciVmm, String bdf, String driverOfBdf)
+            throws IOException {
+        Map<String, Map<String, String>> theirs = new LinkedHashMap<>();
+        for (String record : lspciVmm.split("\n\n")) {
+            Map<String, String> fields = new LinkedHashMap<>();
+            for (String line : record.split("\n")) {
+                int tab = line.indexOf(":\t");
+                if (tab > 0) {
+                    fields.put(line.substring(0, tab), line.substring(tab + 2).trim());
+                }
+            }
+            if (fields.containsKey("Slot")) {
+                theirs.put(fields.get("Slot"), fields);
+            }
+        }
+        Map<String, JsonNode> ours = new LinkedHashMap<>();
+        for (JsonNode n : JSON.readTree(pciListJson)) {
+            ours.put(n.get("address").asText(), n);
+        }
+        assertTrue(theirs.size() >= 5, "lspci in dom0 lists QEMU's q35 functions: " + theirs.keySet());
+        assertEquals(theirs.keySet(), ours.keySet(), "functions: lspci vs xenhost pci list");
+        List<String> errors = new java.util.ArrayList<>();
+        for (var e : theirs.entrySet()) {
+            Map<String, String> l = e.getValue();
+            JsonNode o = ours.get(e.getKey());
+            String at = e.getKey() + " ";
+            BiCheck check = (what, lspci, xenhost) -> {
+                if (!java.util.Objects.equals(lspci, xenhost)) {
+                    errors.add(at + what + ": lspci " + lspci + ", xenhost " + xenhost);
+                }
+            };
+            check.on("class", l.get("Class") + l.getOrDefault("ProgIf", "00"), o.get("class").asText());
+            check.on("vendor", l.get("Vendor"), o.get("vendor").asText());
+            check.on("device", l.get("Device"), o.get("device").asText());
+            check.on("subsystemVendor", l.getOrDefault("SVendor", "0000"), o.get("subsystemVendor").asText());
+            check.on("subsystemDevice", l.getOrDefault("SDevice", "0000"), o.get("subsystemDevice").asText());
+            check.on("revision", l.getOrDefault("Rev", "00"), o.get("revision").asText());
+            check.on("driver", l.get("Driver"), o.get("driver").isNull() ? null : o.get("driver").asText());
+        }
+        assertTrue(errors.isEmpty(), String.join("\n", errors));
+        assertEquals(driverOfBdf, ours.get(bdf).get("driver").asText(), "xenhost pci list: driver of " + bdf);
+    }
+
+    private interface BiCheck {
+        void on(String what, String lspci, String xenhost);
     }
 
     static List<String> assignable(String json) throws IOException {
