@@ -168,6 +168,17 @@ class PassthroughProcessTest {
             assertEquals("mpt3sas", driver(SAS));
             assertEquals("snd_hda_intel", driver(AUDIO));
             assertTrue(node(d, SAS).path("owner").isNull());
+            // save stops the guest (devices back to dom0); restore hands them over again before it runs
+            d.ok("create", "g1");
+            Path save = tmp.resolve("g1.save");
+            d.ok("save", "g1", save.toString());
+            assertEquals("mpt3sas", driver(SAS));
+            assertEquals("snd_hda_intel", driver(AUDIO));
+            d.ok("restore", save.toString());
+            assertEquals("pciback", driver(SAS));
+            assertEquals("g1", node(d, AUDIO).path("owner").asText());
+            d.ok("destroy", "g1");
+            assertEquals("mpt3sas", driver(SAS));
 
             // a device another domain has: refused at the check, nothing moves, no domain is left behind
             d.ok("define", cfg("holder", "04:00.0,managed=yes").toString());

@@ -460,14 +460,7 @@ public final class XenDriver implements Driver {
             // 5. unpause
             List<String> owned = List.of();
             try {
-                if (!now.config().pci().isEmpty()) {
-                    job.phase("assigning PCI devices");
-                    List<HostdevSpec> specs = now.config().pci().stream()
-                            .map(p -> new HostdevSpec(p.device(), p.managed())).toList();
-                    AttachResult given = DeviceErrors.call(() -> devices().startDomainDevices(String.valueOf(domid), specs));
-                    owned = given.devices().stream().map(PciAddress::toString).toList();
-                    given.resets().forEach(p -> log.info("domain {}: reset {}", r.name(), p));
-                }
+                owned = giveDevices(domid, now.config(), r.name(), job);
                 job.phase("unpausing");
                 try {
                     libxl.unpause(domid);
@@ -686,18 +679,39 @@ public final class XenDriver implements Driver {
                 }
                 job.phase("restoring");
                 persist(r.withJob(jobMark(job)));
+                // restored paused and without pcidevs, then given its devices as at start, then let run
                 int domid;
+                List<String> owned = List.of();
                 try {
-                    domid = libxl.createRestore(json, Channels.newChannel(in), Libxl.STREAM_VERSION, paused, ProgressListener.NONE);
-                } catch (LibxlException ex) {
+                    try {
+                        domid = libxl.createRestore(withoutPci(json), Channels.newChannel(in), Libxl.STREAM_VERSION, true,
+                                ProgressListener.NONE);
+                    } catch (LibxlException ex) {
+                        throw failed("restore " + path, ex);
+                    }
+                    try {
+                        owned = giveDevices(domid, now.config(), r.name(), job);
+                        if (!paused) {
+                            libxl.unpause(domid);
+                        }
+                    } catch (LibxlException | RuntimeException ex) {
+                        destroyQuietly(domid, r.name());
+                        if (!owned.isEmpty()) {
+                            releaseDevices(uuid, r.name());
+                        }
+                        throw ex instanceof LibxlException le ? failed("unpause the restored domain '" + r.name() + "'", le)
+                                : (RuntimeException) ex;
+                    }
+                } catch (RuntimeException ex) {
                     persist(r);
                     if (!r.persistent()) {
                         domains.remove(uuid);
                         deleteQuietly(uuid);
                     }
-                    throw failed("restore " + path, ex);
+                    throw ex;
                 }
-                DomainRecord running = r.withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING).withJob(null);
+                DomainRecord running = r.withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING).withJob(null)
+                        .withDevices(owned);
                 persist(running);
                 domains.put(uuid, new Entry(running, now.config()));
                 log.info("domain {} restored from {} as domid {}", r.name(), path, domid);
@@ -1254,6 +1268,21 @@ public final class XenDriver implements Driver {
                 log.warn("domain {}: could not destroy domid {} while unwinding: {}", name, domid, e.getMessage());
             }
         }
+    }
+
+    /**
+     * Step "devices" of start and restore: hands a created, paused domain its configured PCI devices through the
+     * manager (all or nothing; the manager unwinds its own steps). Returns the functions it now owns.
+     */
+    private List<String> giveDevices(int domid, DomainConfig cfg, String name, Job job) {
+        if (cfg.pci().isEmpty()) {
+            return List.of();
+        }
+        job.phase("assigning PCI devices");
+        List<HostdevSpec> specs = cfg.pci().stream().map(p -> new HostdevSpec(p.device(), p.managed())).toList();
+        AttachResult given = DeviceErrors.call(() -> devices().startDomainDevices(String.valueOf(domid), specs));
+        given.resets().forEach(p -> log.info("domain {}: reset {}", name, p));
+        return given.devices().stream().map(PciAddress::toString).toList();
     }
 
     /** libxl JSON without {@code pcidevs}: libxl must not attach devices the manager has not handed over. */
