@@ -131,13 +131,11 @@ public final class XenDriver implements Driver {
     }
 
     /**
-     * @param transport the daemon's TLS transport for migrations, or null (no migration)
-     * @param endpoint  HOST:PORT where peers reach this daemon's migration listener (told to them for recovery), or null
-     */
-    /**
      * @param devices   the host-device manager (already reconciled with sysfs and libxl), or null for a host
      *                  without PCI passthrough; the caller closes it after this driver
      * @param sysfsRoot the sysfs root the manager reads (its devices are listed from there)
+     * @param transport the daemon's TLS transport for migrations, or null (no migration)
+     * @param endpoint  HOST:PORT where peers reach this daemon's migration listener (told to them for recovery), or null
      */
     public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, HostdevManager devices,
                      Path sysfsRoot, Transport transport, String endpoint) {
