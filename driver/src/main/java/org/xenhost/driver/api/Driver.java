@@ -74,6 +74,45 @@ public interface Driver extends AutoCloseable {
      */
     MigrationStats migrate(String dom, String destination, MigrationOptions options);
 
+    // ---- node devices (the host's PCI functions) and hotplug ------------------------------------------
+
+    /** Every PCI function of the host: sysfs facts, where xenhost has put it, whether it could be assigned. */
+    List<NodeDevice> nodeDeviceList();
+
+    /**
+     * Makes a host device assignable ({@code virsh nodedev-detach}, {@code xl pci-assignable-add}): unbinds its
+     * dom0 driver (remembered for {@link #nodeDeviceReattach}) and binds it to pciback. Idempotent.
+     *
+     * @param name  a friendly name for it, or null
+     * @param force take it even if it carries the root filesystem or the default route
+     */
+    NodeDevice nodeDeviceDetach(String bdf, String name, boolean force);
+
+    /**
+     * Gives an assignable device back to dom0 ({@code virsh nodedev-reattach}, {@code xl pci-assignable-remove}).
+     *
+     * @param device a BDF or the friendly name given at detach
+     * @param rebind bind it to the dom0 driver it had before (virsh always does); else leave it unbound
+     */
+    NodeDevice nodeDeviceReattach(String device, boolean rebind);
+
+    /** The reset a function gets between owners ({@code virsh nodedev-reset}); refused for a device a domain has. */
+    ResetReport nodeDeviceReset(String bdf);
+
+    /**
+     * Hot-plugs a PCI device into a domain and/or adds it to the domain's definition ({@code virsh attach-device
+     * [--live] [--config]}). {@code pciSpec} is an xl.cfg PCI spec with every {@code libxl_device_pci} option
+     * ({@code 0000:04:00.0@5,permissive=1,rdm_policy=relaxed,seize=1}) plus xenhost's {@code managed=yes} (take
+     * the device from its dom0 driver now, give it back when it leaves the domain). A modify job on the domain.
+     */
+    DeviceChange attachDevice(String dom, String pciSpec, DeviceOptions options);
+
+    /**
+     * Hot-unplugs a PCI device from a domain and/or removes it from the definition ({@code virsh detach-device}).
+     * A managed device goes back to its dom0 driver; an unmanaged one stays assignable.
+     */
+    DeviceChange detachDevice(String dom, String bdf, DeviceOptions options);
+
     /** The modify job running on the domain, or the last one a daemon restart interrupted. */
     JobInfo jobInfo(String dom);
 
