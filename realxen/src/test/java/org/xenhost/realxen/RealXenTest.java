@@ -46,7 +46,7 @@ class RealXenTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The scenarios, in priority order; one boot runs them all (a boot and a JVM start dominate under TCG). */
-    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "xlmigrate");
+    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "pciguest", "xlmigrate");
     /** Hard limit for the whole boot; TCG timings vary 3x with the host's load. */
     static final int BOOT_TIMEOUT_SECONDS = 2400;
     private static Harness.Boot boot;
@@ -201,6 +201,44 @@ class RealXenTest {
         assertPciListMatchesLspci(run.text("pci-list-assigned.json"), run.text("lspci-vmm-assigned.txt"), bdf, "pciback");
     }
 
+    /**
+     * Scenario 2, second part, proves: xenhostd on the real libxl starts a PV guest whose config names QEMU's e1000
+     * with {@code managed=yes}: the host-device manager moves it to pciback and the real toolstack ({@code xl
+     * pci-list}) shows it in the guest; after a kill -9 of xenhostd the restarted daemon still knows the guest owns
+     * it (nodedev-list), the guest kept running; destroying the guest gives the e1000 back to its own driver and
+     * leaves nothing assignable.
+     */
+    @Test
+    @Order(4)
+    void managedPassthroughSurvivesDaemonKill() throws Exception {
+        Harness.Run run = boot.scenario("pciguest");
+        String bdf = run.text("bdf").trim();
+        assertEquals("pciback", run.text("driver-in-guest").trim(), "sysfs: the guest's e1000 is on pciback");
+        String shortBdf = bdf.startsWith("0000:") ? bdf.substring(5) : bdf;
+        assertTrue(run.text("xl-pci-list.txt").contains(shortBdf), "xl pci-list shows the e1000 in the guest:\n"
+                + run.text("xl-pci-list.txt"));
+        for (String f : List.of("nodedev-before-kill.json", "nodedev-after-restart.json")) {
+            JsonNode dev = null;
+            for (JsonNode n : JSON.readTree(run.text(f))) {
+                if (n.get("bdf").asText().equals(bdf)) {
+                    dev = n;
+                }
+            }
+            assertNotNull(dev, f + " lists " + bdf);
+            assertEquals("attached", dev.get("placement").asText(), f + ": " + dev);
+            assertEquals("rxguest", dev.get("owner").asText(), f + ": " + dev);
+            assertTrue(dev.get("managed").asBoolean(), f + ": " + dev);
+            assertEquals("e1000", dev.get("originalDriver").asText(), f + ": " + dev);
+        }
+        JsonNode guest = byName(JSON.readTree(run.text("list-after-restart.json")), "rxguest");
+        assertNotNull(guest, "the restarted daemon lists the guest");
+        assertEquals("running", guest.get("state").asText(), "after the daemon's kill -9: " + guest);
+        assertTrue(Long.parseLong(run.text("heartbeat-after-restart").trim()) > 2, "the guest kept running");
+        assertEquals("e1000", run.text("driver-after-destroy").trim(), "destroy gave the e1000 back to its driver");
+        assertFalse(run.text("xl-assignable-after.txt").contains(shortBdf), "nothing left assignable:\n"
+                + run.text("xl-assignable-after.txt"));
+    }
+
     /** {@code xenhost pci list --json} vs {@code lspci -vmm -n -D -k}: same functions, same ids, class, driver. */
     static void assertPciListMatchesLspci(String pciListJson, String lspciVmm, String bdf, String driverOfBdf)
             throws IOException {
@@ -261,7 +299,7 @@ class RealXenTest {
      * the destination and exactly one copy remains, under its own name.
      */
     @Test
-    @Order(4)
+    @Order(5)
     void xlMigrateBaseline() throws Exception {
         Harness.Run run = boot.scenario("xlmigrate");
         long before = Long.parseLong(run.text("heartbeat-before").trim());
