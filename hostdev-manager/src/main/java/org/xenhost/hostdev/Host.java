@@ -183,6 +183,35 @@ final class Host {
         return out;
     }
 
+    /**
+     * What an operation that checks groups must lock besides {@code devices}: every other member of each one's IOMMU
+     * group and, for a function that is not an SR-IOV VF, the other non-VF functions of its slot (the multi-function
+     * check reads them). Holding these for the whole operation means no peer can change hands between the check
+     * and the move; {@link DeviceLocks#lock} takes them in address order, so overlapping requests cannot deadlock.
+     * Group membership is topology and does not change while the host runs.
+     */
+    java.util.Set<PciAddress> lockSet(java.util.Collection<PciAddress> devices) {
+        java.util.Set<PciAddress> out = new java.util.TreeSet<>(devices);
+        for (PciAddress a : devices) {
+            Optional<PciDevice> d = device(a);
+            if (d.isEmpty()) {
+                continue; // refused later as unknown; nothing of it to protect
+            }
+            out.addAll(d.get().iommuGroupPeers());
+            if (d.get().physfn() != null) {
+                continue;
+            }
+            for (int f = 0; f < 8; f++) {
+                PciAddress sib = new PciAddress(a.domain(), a.bus(), a.device(), f);
+                if (f != a.function() && Files.exists(sysfsRoot.resolve("sys/bus/pci/devices").resolve(sib.toString()))
+                        && device(sib).filter(x -> x.physfn() == null).isPresent()) {
+                    out.add(sib);
+                }
+            }
+        }
+        return out;
+    }
+
     /** The functions a spec covers: one, or every present function of the slot for {@code BB:DD.*}. */
     List<PciAddress> functions(LibxlDevicePci spec) {
         PciAddress first = address(spec);

@@ -22,6 +22,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.xenhost.emulator.io.AtomicFiles;
 
 /**
@@ -37,7 +39,12 @@ import org.xenhost.emulator.io.AtomicFiles;
  * <p>Which dom0 driver matches which device is not in sysfs (it is in each driver's id table); the model learns
  * it from the tree the first time it sees it (the driver each device is bound to) and keeps it in a state file.
  *
- * <p>Thread-safe: writes are serialised (the kernel's device lock, coarsened to the whole tree).
+ * <p>Thread-safe, locked as the kernel locks: each device has its own lock ({@code device_lock}), held for the
+ * whole reaction to a write that concerns it, reset included, so bind/unbind/reset of one device are atomic and
+ * ordered; writes to different devices run in parallel. pciback's shared files ({@code slots},
+ * {@code permissive}) are read-modified-written under one short lock that is never held across a reset.
+ * Loading or unloading pciback waits for every write in flight (as {@code rmmod} waits for the driver's users).
+ * Readers take no lock.
  */
 public final class EmulatedKernel {
     public static final String PCIBACK = "pciback";
@@ -53,6 +60,24 @@ public final class EmulatedKernel {
     private final Map<String, Duration> resetLatency = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> resets = new ConcurrentHashMap<>();
     private volatile Duration defaultResetLatency = Duration.ZERO;
+    private volatile ResetHook resetHook = ResetHook.NONE;
+    /** device_lock: one per BDF, taken for the whole reaction to a write on that device. */
+    private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
+    /** pciback's slot and permissive lists: short read-modify-write sections only, never across a reset. */
+    private final ReentrantLock pcibackLists = new ReentrantLock();
+    /** Writes share it; loading/unloading pciback takes it exclusively. */
+    private final ReentrantReadWriteLock module = new ReentrantReadWriteLock();
+
+    /**
+     * Called when a function reset starts, with the device's lock held and no other lock, before the configured
+     * latency is spent. Tests use it to hold one device mid-reset and watch the others proceed.
+     */
+    @FunctionalInterface
+    public interface ResetHook {
+        ResetHook NONE = bdf -> { };
+
+        void resetting(String bdf) throws InterruptedException;
+    }
 
     private EmulatedKernel(Path root, Path nativeDriversFile, Map<String, String> nativeDrivers) {
         this.root = root;
@@ -105,6 +130,11 @@ public final class EmulatedKernel {
         defaultResetLatency = latency;
     }
 
+    /** Replaces the reset hook ({@link ResetHook#NONE} to remove it). */
+    public void setResetHook(ResetHook hook) {
+        resetHook = hook == null ? ResetHook.NONE : hook;
+    }
+
     /** Function resets done on {@code bdf} since this model was opened (sysfs {@code reset} and pciback's own). */
     public long resetCount(String bdf) {
         AtomicLong n = resets.get(bdf);
@@ -117,7 +147,16 @@ public final class EmulatedKernel {
      * Writes {@code value} to the sysfs attribute {@code file} (absolute, or relative to the root) and applies
      * the kernel's reaction.
      */
-    public synchronized void write(Path file, String value) throws IOException {
+    public void write(Path file, String value) throws IOException {
+        module.readLock().lock();
+        try {
+            dispatch(file, value);
+        } finally {
+            module.readLock().unlock();
+        }
+    }
+
+    private void dispatch(Path file, String value) throws IOException {
         Path f = file.isAbsolute() ? file.normalize() : root.resolve(file).normalize();
         if (!f.startsWith(root)) {
             throw new IllegalArgumentException(file + " is outside the sysfs root " + root);
@@ -129,12 +168,12 @@ public final class EmulatedKernel {
         String name = f.getFileName().toString();
         Path parent = f.getParent();
         if (f.equals(pci.resolve("drivers_probe"))) {
-            driversProbe(f, v);
+            underDeviceLock(v, () -> driversProbe(f, v));
         } else if (parent.getParent() != null && parent.getParent().equals(drivers)) {
             String driver = parent.getFileName().toString();
             switch (name) {
-                case "bind" -> bind(f, driver, v);
-                case "unbind" -> unbind(f, driver, v);
+                case "bind" -> underDeviceLock(v, () -> bind(f, driver, v));
+                case "unbind" -> underDeviceLock(v, () -> unbind(f, driver, v));
                 case "new_slot" -> requirePciback(f, driver, v).newSlot(f, v);
                 case "remove_slot" -> requirePciback(f, driver, v).removeSlot(f, v);
                 case "permissive" -> requirePciback(f, driver, v).permissive(f, v);
@@ -144,10 +183,38 @@ public final class EmulatedKernel {
             String bdf = deviceOf(f).orElseThrow(() -> new IllegalArgumentException(
                     f + " is not a device or driver attribute the emulated kernel models"));
             switch (name) {
-                case "driver_override" -> driverOverride(f, bdf, value);
-                case "reset" -> resetAttribute(f, bdf, v);
+                case "driver_override" -> underDeviceLock(bdf, () -> driverOverride(f, bdf, value));
+                case "reset" -> underDeviceLock(bdf, () -> resetAttribute(f, bdf, v));
                 default -> throw new SysfsWriteException(f, v, EINVAL, "attribute not modelled by the emulated kernel");
             }
+        }
+    }
+
+    @FunctionalInterface
+    private interface Reaction {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code reaction} holding the lock of device {@code bdf}. A value that is not a BDF names no device
+     * (the reaction refuses it), so no lock is made for it.
+     */
+    private void underDeviceLock(String bdf, Reaction reaction) throws IOException {
+        if (SlotId.parseBdf(bdf).isEmpty()) {
+            reaction.run();
+            return;
+        }
+        ReentrantLock l = deviceLocks.computeIfAbsent(bdf, b -> new ReentrantLock());
+        try {
+            l.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for device " + bdf);
+        }
+        try {
+            reaction.run();
+        } finally {
+            l.unlock();
         }
     }
 
@@ -228,7 +295,7 @@ public final class EmulatedKernel {
     }
 
     private boolean seizedBySlot(String bdf) throws IOException {
-        Set<SlotId> slots = readSlots();
+        Set<SlotId> slots = lockedSlots();
         for (Path p = deviceDir(bdf); p.startsWith(root.resolve("sys/devices")); p = p.getParent()) {
             Optional<SlotId> id = SlotId.parseBdf(p.getFileName().toString());
             if (id.isPresent() && slots.contains(id.get())) {
@@ -246,9 +313,14 @@ public final class EmulatedKernel {
         if (driver.equals(PCIBACK)) {
             // pcistub_seize: a device taken through driver_override joins the slot list; then pciback resets it.
             SlotId id = SlotId.parseBdf(bdf).orElseThrow();
-            Set<SlotId> slots = readSlots();
-            if (slots.add(id)) {
-                writeSlots(slots);
+            pcibackLists.lock();
+            try {
+                Set<SlotId> slots = readSlots();
+                if (slots.add(id)) {
+                    writeSlots(slots);
+                }
+            } finally {
+                pcibackLists.unlock();
             }
             functionReset(bdf);
         }
@@ -259,9 +331,14 @@ public final class EmulatedKernel {
         Files.deleteIfExists(dev.resolve("driver"));
         Files.deleteIfExists(drivers.resolve(driver).resolve(bdf));
         if (driver.equals(PCIBACK)) {
-            Set<String> permissive = readPermissive();
-            if (permissive.remove(bdf)) {
-                writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+            pcibackLists.lock();
+            try {
+                Set<String> permissive = readPermissive();
+                if (permissive.remove(bdf)) {
+                    writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+                }
+            } finally {
+                pcibackLists.unlock();
             }
             functionReset(bdf);
         }
@@ -270,6 +347,15 @@ public final class EmulatedKernel {
     private void newSlot(Path f, String spec) throws IOException {
         SlotId id = SlotId.parseSpec(spec).orElseThrow(
                 () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F, BB:SS.F, SS.* or *.* forms)"));
+        pcibackLists.lock();
+        try {
+            addSlots(id);
+        } finally {
+            pcibackLists.unlock();
+        }
+    }
+
+    private void addSlots(SlotId id) throws IOException {
         Set<SlotId> slots = readSlots();
         int slotFrom = id.slot() < 0 ? 0 : id.slot();
         int slotTo = id.slot() < 0 ? 31 : id.slot();
@@ -286,11 +372,16 @@ public final class EmulatedKernel {
     private void removeSlot(Path f, String spec) throws IOException {
         SlotId id = SlotId.parseSpec(spec).orElseThrow(
                 () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F or BB:SS.F)"));
-        Set<SlotId> slots = readSlots();
-        if (!slots.remove(id)) {
-            throw new SysfsWriteException(f, spec, ENOENT, id.text() + " is not in pciback's slots");
+        pcibackLists.lock();
+        try {
+            Set<SlotId> slots = readSlots();
+            if (!slots.remove(id)) {
+                throw new SysfsWriteException(f, spec, ENOENT, id.text() + " is not in pciback's slots");
+            }
+            writeSlots(slots);
+        } finally {
+            pcibackLists.unlock();
         }
-        writeSlots(slots);
     }
 
     private void permissive(Path f, String bdf) throws IOException {
@@ -299,12 +390,21 @@ public final class EmulatedKernel {
         if (canonical == null) {
             throw new SysfsWriteException(f, bdf, EINVAL, "not a device address");
         }
+        underDeviceLock(canonical, () -> addPermissive(f, bdf, canonical));
+    }
+
+    private void addPermissive(Path f, String bdf, String canonical) throws IOException {
         if (!boundDriver(canonical).equals(Optional.of(PCIBACK))) {
             throw new SysfsWriteException(f, bdf, ENODEV, canonical + " is not bound to pciback");
         }
-        Set<String> permissive = readPermissive();
-        if (permissive.add(canonical)) {
-            writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+        pcibackLists.lock();
+        try {
+            Set<String> permissive = readPermissive();
+            if (permissive.add(canonical)) {
+                writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+            }
+        } finally {
+            pcibackLists.unlock();
         }
     }
 
@@ -335,14 +435,17 @@ public final class EmulatedKernel {
         if (!Files.exists(deviceDir(bdf).resolve("reset"))) {
             return;
         }
+        // Only this device's lock may be held here: a reset must never stall another device or a reader.
+        assert !pcibackLists.isHeldByCurrentThread() : "reset of " + bdf + " inside pciback's list lock";
         Duration latency = resetLatency.getOrDefault(bdf, defaultResetLatency);
-        if (!latency.isZero()) {
-            try {
+        try {
+            resetHook.resetting(bdf);
+            if (!latency.isZero()) {
                 Thread.sleep(latency.toMillis(), latency.toNanosPart() % 1_000_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted during the reset of " + bdf);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted during the reset of " + bdf);
         }
         resets.computeIfAbsent(bdf, b -> new AtomicLong()).incrementAndGet();
     }
@@ -350,7 +453,16 @@ public final class EmulatedKernel {
     // ---- module load/unload --------------------------------------------------------------------------
 
     /** {@code modprobe xen-pciback}: the driver directory appears with an empty slot list. */
-    public synchronized void loadPciback() throws IOException {
+    public void loadPciback() throws IOException {
+        module.writeLock().lock();
+        try {
+            createPcibackDir();
+        } finally {
+            module.writeLock().unlock();
+        }
+    }
+
+    private void createPcibackDir() throws IOException {
         Path dir = drivers.resolve(PCIBACK);
         if (Files.isDirectory(dir)) {
             return;
@@ -362,7 +474,16 @@ public final class EmulatedKernel {
     }
 
     /** {@code rmmod xen-pciback}: every bound device is released (and reset), the slot list is forgotten. */
-    public synchronized void unloadPciback() throws IOException {
+    public void unloadPciback() throws IOException {
+        module.writeLock().lock();
+        try {
+            removePcibackDir();
+        } finally {
+            module.writeLock().unlock();
+        }
+    }
+
+    private void removePcibackDir() throws IOException {
         Path dir = drivers.resolve(PCIBACK);
         if (!Files.isDirectory(dir)) {
             return;
@@ -451,6 +572,16 @@ public final class EmulatedKernel {
         return Optional.empty();
     }
 
+    /** The slot list as one consistent read (the file is rewritten in place under the same lock). */
+    private Set<SlotId> lockedSlots() throws IOException {
+        pcibackLists.lock();
+        try {
+            return readSlots();
+        } finally {
+            pcibackLists.unlock();
+        }
+    }
+
     private Set<SlotId> readSlots() throws IOException {
         Set<SlotId> out = new LinkedHashSet<>();
         for (String line : Files.readAllLines(drivers.resolve(PCIBACK).resolve("slots"))) {
@@ -485,7 +616,7 @@ public final class EmulatedKernel {
         if (!pcibackLoaded()) {
             return List.of();
         }
-        return readSlots().stream().map(SlotId::text).toList();
+        return lockedSlots().stream().map(SlotId::text).toList();
     }
 
     private void saveNativeDrivers() throws IOException {
