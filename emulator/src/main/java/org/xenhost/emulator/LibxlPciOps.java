@@ -143,7 +143,7 @@ final class LibxlPciOps {
                 }
                 // 6. seize and bind
                 try {
-                    if (!k.slots().contains(bdf)) {
+                    if (!k.inSlots(bdf)) {
                         k.write(Path.of(PCIBACK, "new_slot"), bdf);
                     }
                     k.write(Path.of(PCIBACK, "bind"), bdf);
@@ -193,7 +193,7 @@ final class LibxlPciOps {
             if (k.pcibackLoaded() && k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
                 try {
                     k.write(Path.of(PCIBACK, "unbind"), bdf);
-                    if (k.slots().contains(bdf)) {
+                    if (k.inSlots(bdf)) {
                         k.write(Path.of(PCIBACK, "remove_slot"), bdf);
                     }
                 } catch (IOException e) {

@@ -61,6 +61,8 @@ public final class EmulatedKernel {
     private final Map<String, AtomicLong> resets = new ConcurrentHashMap<>();
     private volatile Duration defaultResetLatency = Duration.ZERO;
     private volatile ResetHook resetHook = ResetHook.NONE;
+    /** pciback's slot list as last written; null until read from the file (see {@link #lockedSlots}). */
+    private volatile Set<SlotId> slotCache;
     /** device_lock: one per BDF, taken for the whole reaction to a write on that device. */
     private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
     /** pciback's slot and permissive lists: short read-modify-write sections only, never across a reset. */
@@ -457,6 +459,7 @@ public final class EmulatedKernel {
         module.writeLock().lock();
         try {
             createPcibackDir();
+            slotCache = null;
         } finally {
             module.writeLock().unlock();
         }
@@ -478,6 +481,7 @@ public final class EmulatedKernel {
         module.writeLock().lock();
         try {
             removePcibackDir();
+            slotCache = null;
         } finally {
             module.writeLock().unlock();
         }
@@ -572,30 +576,44 @@ public final class EmulatedKernel {
         return Optional.empty();
     }
 
-    /** The slot list as one consistent read (the file is rewritten in place under the same lock). */
+    /**
+     * The slot list as last written, read without a lock: the {@code slots} file is the state on disk (it survives
+     * restarts), and this immutable copy is replaced with each write, so readers never parse the file nor wait for a
+     * writer. Loaded from the file on first use after open, load or unload.
+     */
     private Set<SlotId> lockedSlots() throws IOException {
+        Set<SlotId> cached = slotCache;
+        if (cached != null) {
+            return cached;
+        }
         pcibackLists.lock();
         try {
-            return readSlots();
+            if (slotCache == null) {
+                Set<SlotId> out = new LinkedHashSet<>();
+                for (String line : Files.readAllLines(drivers.resolve(PCIBACK).resolve("slots"))) {
+                    SlotId.parseSpec(line).ifPresent(out::add);
+                }
+                slotCache = java.util.Collections.unmodifiableSet(out);
+            }
+            return slotCache;
         } finally {
             pcibackLists.unlock();
         }
     }
 
+    /** A modifiable copy of the slot list, for a read-modify-write under {@link #pcibackLists}. */
     private Set<SlotId> readSlots() throws IOException {
-        Set<SlotId> out = new LinkedHashSet<>();
-        for (String line : Files.readAllLines(drivers.resolve(PCIBACK).resolve("slots"))) {
-            SlotId.parseSpec(line).ifPresent(out::add);
-        }
-        return out;
+        return new LinkedHashSet<>(lockedSlots());
     }
 
+    /** Writes the file, then publishes the new list to readers; called holding {@link #pcibackLists}. */
     private void writeSlots(Set<SlotId> slots) throws IOException {
         List<String> lines = new ArrayList<>();
         for (SlotId s : slots) {
             lines.add(s.text());
         }
         writeLines(drivers.resolve(PCIBACK).resolve("slots"), lines);
+        slotCache = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(slots));
     }
 
     private Set<String> readPermissive() throws IOException {
@@ -609,6 +627,12 @@ public final class EmulatedKernel {
             b.append(l).append('\n');
         }
         Files.writeString(file, b.toString(), StandardCharsets.US_ASCII);
+    }
+
+    /** True if pciback's slot list names {@code bdf} itself (not through a wildcard or a parent bridge). */
+    public boolean inSlots(String bdf) throws IOException {
+        Optional<SlotId> id = SlotId.parseBdf(bdf);
+        return id.isPresent() && pcibackLoaded() && lockedSlots().contains(id.get());
     }
 
     /** The BDFs in pciback's slot list ({@code slots}), empty when pciback is not loaded. */
