@@ -59,6 +59,26 @@ final class Host {
                 + " (see `xenhost pci list` for the host's devices)"));
     }
 
+    /**
+     * The driver {@code bdf} is bound to now, or null: two file-system calls, for operations that need nothing else
+     * of the device (a whole {@link #require} reads its config space, resources and IOMMU group).
+     *
+     * @throws IllegalArgumentException if sysfs has no such device
+     */
+    String driverOf(PciAddress bdf) {
+        Path dev = sysfsRoot.resolve("sys/bus/pci/devices").resolve(bdf.toString());
+        if (!Files.exists(dev)) {
+            require(bdf); // throws with the usual message
+        }
+        try {
+            return Files.readSymbolicLink(dev.resolve("driver")).getFileName().toString();
+        } catch (java.nio.file.NotLinkException | java.nio.file.NoSuchFileException e) {
+            return null;
+        } catch (java.io.IOException e) {
+            return require(bdf).driver();
+        }
+    }
+
     PciInventory scan() {
         return reader.scan();
     }

@@ -63,6 +63,12 @@ public final class EmulatedKernel {
     private volatile ResetHook resetHook = ResetHook.NONE;
     /** pciback's slot list as last written; null until read from the file (see {@link #lockedSlots}). */
     private volatile Set<SlotId> slotCache;
+    private volatile Set<String> permissiveCache;
+    private final Map<String, Path> deviceDirs = new ConcurrentHashMap<>();
+    private final Map<String, Integer> headerTypes = new ConcurrentHashMap<>();
+    /** The slots file, written outside {@link #pcibackLists} for every change published so far. */
+    private final org.xenhost.emulator.io.GroupCommit<Set<SlotId>> slotsFile =
+            new org.xenhost.emulator.io.GroupCommit<>(this::persistSlots);
     /** device_lock: one per BDF, taken for the whole reaction to a write on that device. */
     private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
     /** pciback's slot and permissive lists: short read-modify-write sections only, never across a reset. */
@@ -315,14 +321,16 @@ public final class EmulatedKernel {
         if (driver.equals(PCIBACK)) {
             // pcistub_seize: a device taken through driver_override joins the slot list; then pciback resets it.
             SlotId id = SlotId.parseBdf(bdf).orElseThrow();
-            pcibackLists.lock();
-            try {
-                Set<SlotId> slots = readSlots();
-                if (slots.add(id)) {
-                    writeSlots(slots);
+            if (!lockedSlots().contains(id)) { // usually new_slot put it there already
+                long ticket;
+                pcibackLists.lock();
+                try {
+                    Set<SlotId> slots = readSlots();
+                    ticket = slots.add(id) ? writeSlots(slots) : 0;
+                } finally {
+                    pcibackLists.unlock();
                 }
-            } finally {
-                pcibackLists.unlock();
+                slotsFile.await(ticket);
             }
             functionReset(bdf);
         }
@@ -333,14 +341,16 @@ public final class EmulatedKernel {
         Files.deleteIfExists(dev.resolve("driver"));
         Files.deleteIfExists(drivers.resolve(driver).resolve(bdf));
         if (driver.equals(PCIBACK)) {
-            pcibackLists.lock();
-            try {
-                Set<String> permissive = readPermissive();
-                if (permissive.remove(bdf)) {
-                    writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+            // only this device's lock adds it to the list, and it is held: no need to lock when it is absent
+            if (permissiveList().contains(bdf)) {
+                pcibackLists.lock();
+                try {
+                    Set<String> permissive = new LinkedHashSet<>(permissiveList());
+                    permissive.remove(bdf);
+                    writePermissive(permissive);
+                } finally {
+                    pcibackLists.unlock();
                 }
-            } finally {
-                pcibackLists.unlock();
             }
             functionReset(bdf);
         }
@@ -349,15 +359,17 @@ public final class EmulatedKernel {
     private void newSlot(Path f, String spec) throws IOException {
         SlotId id = SlotId.parseSpec(spec).orElseThrow(
                 () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F, BB:SS.F, SS.* or *.* forms)"));
+        long ticket;
         pcibackLists.lock();
         try {
-            addSlots(id);
+            ticket = addSlots(id);
         } finally {
             pcibackLists.unlock();
         }
+        slotsFile.await(ticket);
     }
 
-    private void addSlots(SlotId id) throws IOException {
+    private long addSlots(SlotId id) throws IOException {
         Set<SlotId> slots = readSlots();
         int slotFrom = id.slot() < 0 ? 0 : id.slot();
         int slotTo = id.slot() < 0 ? 31 : id.slot();
@@ -368,22 +380,24 @@ public final class EmulatedKernel {
                 slots.add(new SlotId(id.domain(), id.bus(), s, fn));
             }
         }
-        writeSlots(slots);
+        return writeSlots(slots);
     }
 
     private void removeSlot(Path f, String spec) throws IOException {
         SlotId id = SlotId.parseSpec(spec).orElseThrow(
                 () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F or BB:SS.F)"));
+        long ticket;
         pcibackLists.lock();
         try {
             Set<SlotId> slots = readSlots();
             if (!slots.remove(id)) {
                 throw new SysfsWriteException(f, spec, ENOENT, id.text() + " is not in pciback's slots");
             }
-            writeSlots(slots);
+            ticket = writeSlots(slots);
         } finally {
             pcibackLists.unlock();
         }
+        slotsFile.await(ticket);
     }
 
     private void permissive(Path f, String bdf) throws IOException {
@@ -401,9 +415,9 @@ public final class EmulatedKernel {
         }
         pcibackLists.lock();
         try {
-            Set<String> permissive = readPermissive();
+            Set<String> permissive = new LinkedHashSet<>(permissiveList());
             if (permissive.add(canonical)) {
-                writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+                writePermissive(permissive);
             }
         } finally {
             pcibackLists.unlock();
@@ -460,6 +474,7 @@ public final class EmulatedKernel {
         try {
             createPcibackDir();
             slotCache = null;
+            permissiveCache = null;
         } finally {
             module.writeLock().unlock();
         }
@@ -482,6 +497,7 @@ public final class EmulatedKernel {
         try {
             removePcibackDir();
             slotCache = null;
+            permissiveCache = null;
         } finally {
             module.writeLock().unlock();
         }
@@ -524,9 +540,15 @@ public final class EmulatedKernel {
 
     /** The device's directory under {@code sys/devices} (the target of {@code sys/bus/pci/devices/<bdf>}). */
     public Path deviceDir(String bdf) throws IOException {
+        Path known = deviceDirs.get(bdf);
+        if (known != null) {
+            return known;
+        }
         Path link = pci.resolve("devices").resolve(bdf);
         if (Files.isSymbolicLink(link)) {
-            return link.getParent().resolve(Files.readSymbolicLink(link)).normalize();
+            Path dir = link.getParent().resolve(Files.readSymbolicLink(link)).normalize();
+            deviceDirs.put(bdf, dir); // topology: a device's place in sys/devices does not change while it exists
+            return dir;
         }
         return link;
     }
@@ -556,12 +578,18 @@ public final class EmulatedKernel {
     }
 
     private int headerType(String bdf) throws IOException {
+        Integer known = headerTypes.get(bdf);
+        if (known != null) {
+            return known;
+        }
         Path config = deviceDir(bdf).resolve("config");
         if (!Files.exists(config)) {
             return 0;
         }
         byte[] b = Files.readAllBytes(config);
-        return b.length > 0x0e ? b[0x0e] & 0x7f : 0;
+        int type = b.length > 0x0e ? b[0x0e] & 0x7f : 0;
+        headerTypes.put(bdf, type); // read-only config space in this model: the header type never changes
+        return type;
     }
 
     private Optional<String> deviceOf(Path f) {
@@ -606,19 +634,48 @@ public final class EmulatedKernel {
         return new LinkedHashSet<>(lockedSlots());
     }
 
-    /** Writes the file, then publishes the new list to readers; called holding {@link #pcibackLists}. */
-    private void writeSlots(Set<SlotId> slots) throws IOException {
+    /**
+     * Publishes the new list to readers and queues it for the file; called holding {@link #pcibackLists}. The
+     * caller passes the ticket to {@code slotsFile.await} after releasing the lock (the write is shared with other
+     * devices' changes and never done under the lock).
+     */
+    private long writeSlots(Set<SlotId> slots) {
+        Set<SlotId> copy = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(slots));
+        slotCache = copy;
+        return slotsFile.publish(copy);
+    }
+
+    private void persistSlots(Set<SlotId> slots) throws IOException {
         List<String> lines = new ArrayList<>();
         for (SlotId s : slots) {
             lines.add(s.text());
         }
         writeLines(drivers.resolve(PCIBACK).resolve("slots"), lines);
-        slotCache = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(slots));
     }
 
-    private Set<String> readPermissive() throws IOException {
-        return new LinkedHashSet<>(Files.readAllLines(drivers.resolve(PCIBACK).resolve("permissive")).stream()
-                .filter(s -> !s.isBlank()).toList());
+    /** pciback's permissive list, like {@link #lockedSlots}: an immutable copy beside the file, read without a lock. */
+    private Set<String> permissiveList() throws IOException {
+        Set<String> cached = permissiveCache;
+        if (cached != null) {
+            return cached;
+        }
+        pcibackLists.lock();
+        try {
+            if (permissiveCache == null) {
+                permissiveCache = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(
+                        Files.readAllLines(drivers.resolve(PCIBACK).resolve("permissive")).stream()
+                                .filter(s -> !s.isBlank()).toList()));
+            }
+            return permissiveCache;
+        } finally {
+            pcibackLists.unlock();
+        }
+    }
+
+    /** Rare (permissive devices only), so written in place under {@link #pcibackLists}. */
+    private void writePermissive(Set<String> permissive) throws IOException {
+        writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+        permissiveCache = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(permissive));
     }
 
     private static void writeLines(Path file, Iterable<String> lines) throws IOException {

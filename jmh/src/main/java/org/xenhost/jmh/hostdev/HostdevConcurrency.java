@@ -154,8 +154,42 @@ public class HostdevConcurrency {
         }
     }
 
+    /**
+     * Control for this machine, not for xenhost: the same threads doing nothing but the two resets' sleeps. How far
+     * this lands above 2 × resetMillis is what scheduling alone costs here (on a loaded machine, a lot).
+     */
+    @Benchmark
+    public void sleepsOnly() throws Exception {
+        List<Future<?>> all = new ArrayList<>();
+        for (int i = 0; i < vfs.size(); i++) {
+            all.add(pool.submit(() -> {
+                Thread.sleep(resetMillis);
+                Thread.sleep(resetMillis);
+                return null;
+            }));
+        }
+        for (Future<?> f : all) {
+            f.get();
+        }
+    }
+
     @Benchmark
     public void concurrent() throws Exception {
+        long cpu0 = processCpuNanos();
+        long t0 = System.nanoTime();
+        runAllAtOnce();
+        long wall = System.nanoTime() - t0;
+        // CPU next to wall time: with 2 cores, CPU/wall near 2 means the run was CPU-bound, not lock-bound
+        System.out.printf("%n# concurrent: %.0f ms wall, %.0f ms CPU (whole JVM)%n", wall / 1e6,
+                (processCpuNanos() - cpu0) / 1e6);
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    private void runAllAtOnce() throws Exception {
         List<Future<?>> all = new ArrayList<>();
         for (PciAddress a : vfs) {
             all.add(pool.submit(() -> {
