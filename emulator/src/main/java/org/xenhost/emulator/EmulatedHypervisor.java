@@ -71,7 +71,7 @@ public final class EmulatedHypervisor implements AutoCloseable {
         this.xenstore = xenstore;
         this.assignments = assignments;
         this.assignmentsFile = new GroupCommit<>(a -> AtomicFiles.write(dir.resolve("assignments.json"),
-                JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(a)));
+                JSON.writeValueAsBytes(a)));
     }
 
     /**

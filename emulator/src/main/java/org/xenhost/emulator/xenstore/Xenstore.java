@@ -36,8 +36,8 @@ public final class Xenstore {
     private Xenstore(Path file, TreeMap<String, String> tree) {
         this.file = file;
         this.tree = tree;
-        this.durable = new GroupCommit<>(t -> AtomicFiles.write(file,
-                JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(t)));
+        // one line, not pretty-printed: it is rewritten on every change, so its cost is paid per device operation
+        this.durable = new GroupCommit<>(t -> AtomicFiles.write(file, JSON.writeValueAsBytes(t)));
     }
 
     /** Opens (or creates empty) the store kept in {@code file}. */
