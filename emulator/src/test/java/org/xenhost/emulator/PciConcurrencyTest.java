@@ -215,4 +215,46 @@ class PciConcurrencyTest {
             workers.shutdownNow();
         }
     }
+
+    /**
+     * An attach whose reset is parked while its domain is destroyed: the destroy does not wait for it (the domain
+     * lock is not held across the reset), and the attach, resuming, finds the domain gone and unwinds: the device
+     * is in no backend, back in quarantine, free in the pool.
+     */
+    @Test
+    void anAttachRacingTheDomainsDestroyIsRefusedAndLeavesNothingBehind() throws Exception {
+        Path sysfs = Fixtures.copyTree("asus-p6t6", tmp.resolve("sysfs"));
+        host = TestHosts.open(tmp.resolve("host"), sysfs);
+        EmulatedKernel kernel = host.kernel();
+        host.assignableAdd(pci(NIC), true);
+        int domid = host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16}", false);
+        CountDownLatch parked = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        kernel.setResetHook(bdf -> {
+            if (bdf.equals(NIC) && parked.getCount() > 0) {
+                parked.countDown();
+                release.await();
+            }
+        });
+        Future<?> attach = pool.submit(() -> {
+            host.pciAdd(domid, pci(NIC)); // libxl resets the function before it records the device
+            return null;
+        });
+        assertTrue(parked.await(60, TimeUnit.SECONDS));
+        pool.submit(() -> {
+            host.destroy(domid);
+            return null;
+        }).get(60, TimeUnit.SECONDS);
+        assertTrue(host.listDomains().stream().noneMatch(d -> d.domid() == domid));
+
+        release.countDown();
+        java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> attach.get(60, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("being destroyed"), e.getCause().getMessage());
+        assertEquals(java.util.Optional.of(EmulatedHypervisor.DOMID_IO), host.hypervisor().assignedTo(NIC));
+        assertTrue(host.hypervisor().xenstore().snapshot().keySet().stream()
+                .noneMatch(k -> k.startsWith("/local/domain/0/backend/pci/" + domid)
+                        || k.equals("/libxl/pci/0000-07-00-0/domid")), "nothing recorded for the dead domain");
+        assertTrue(host.assignableList().stream().anyMatch(d -> d.bdf().equals(NIC)), "back in the pool");
+    }
 }
