@@ -38,9 +38,11 @@ public final class Xenhostd implements AutoCloseable {
     private final Transport transport;
     private final PeerAcceptor migrationListener;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final org.xenhost.hostdev.HostdevManager hostdevs;
 
     private Xenhostd(DaemonConfig config, Libxl libxl, XenDriver driver, AdminServer admin, Transport transport,
-                     PeerAcceptor migrationListener) {
+                     PeerAcceptor migrationListener, org.xenhost.hostdev.HostdevManager hostdevs) {
+        this.hostdevs = hostdevs;
         this.config = config;
         this.libxl = libxl;
         this.driver = driver;
@@ -55,6 +57,7 @@ public final class Xenhostd implements AutoCloseable {
         Libxl libxl = openHypervisor(config);
         Transport transport = null;
         PeerAcceptor listener = null;
+        org.xenhost.hostdev.HostdevManager hostdevs = null;
         try {
             // 1. the TLS migration port, when configured (there is no plaintext one)
             String endpoint = null;
@@ -67,15 +70,21 @@ public final class Xenhostd implements AutoCloseable {
                 endpoint = host + ":" + listener.address().getPort();
                 log.info("migration listener on {} ({})", endpoint, transport.description());
             }
-            // 2. the driver (which settles interrupted migrations), then the admin socket
-            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts, transport, endpoint);
+            // 2. the host-device manager, when this host has PCI devices to give (it reconciles its journal first)
+            hostdevs = openHostdevs(config, libxl);
+            // 3. the driver (which settles interrupted migrations), then the admin socket
+            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts, transport, endpoint,
+                    hostdevs, hostdevs == null ? null : devicesRoot(config));
             if (listener != null) {
                 driver.serveMigrations(listener);
             }
             AdminServer admin = AdminServer.start(driver, config.adminSocket(), config.adminGroup(), 64);
             log.info("xenhostd ready: hypervisor {}, state {}, admin socket {}", config.hypervisor(), config.stateDir(), config.adminSocket());
-            return new Xenhostd(config, libxl, driver, admin, transport, listener);
-        } catch (IOException | RuntimeException e) {
+            return new Xenhostd(config, libxl, driver, admin, transport, listener, hostdevs);
+        } catch (IOException | RuntimeException | org.xenhost.hostdev.HostdevException e) {
+            if (hostdevs != null) {
+                hostdevs.close();
+            }
             if (listener != null) {
                 listener.close();
             }
@@ -83,8 +92,37 @@ public final class Xenhostd implements AutoCloseable {
                 transport.close();
             }
             libxl.close();
-            throw e;
+            if (e instanceof org.xenhost.hostdev.HostdevException h) {
+                throw new IllegalStateException("host-device manager: " + h.getMessage(), h);
+            }
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw (RuntimeException) e;
         }
+    }
+
+    /** The sysfs tree the host's devices live in: the real one, or the emulated kernel's copy; null if none. */
+    private static Path devicesRoot(DaemonConfig config) {
+        if (config.hypervisor().equals("native")) {
+            return Path.of("/");
+        }
+        Path tree = config.stateDir().resolve("emulated-xen").resolve("sysfs");
+        return java.nio.file.Files.isDirectory(tree.resolve("sys/bus/pci/devices")) ? tree : null;
+    }
+
+    private static org.xenhost.hostdev.HostdevManager openHostdevs(DaemonConfig config, Libxl libxl)
+            throws org.xenhost.hostdev.HostdevException {
+        Path root = devicesRoot(config);
+        if (root == null) {
+            return null;
+        }
+        org.xenhost.hostdev.HostCriticalDevices.Sources critical = config.hypervisor().equals("native")
+                ? org.xenhost.hostdev.HostCriticalDevices.Sources.ofHost(root) : LocalHost.emulatedCritical(root);
+        org.xenhost.hostdev.HostdevManager m = org.xenhost.hostdev.HostdevManager.start(libxl, root, config.stateDir(),
+                critical, org.xenhost.hostdev.StepHook.NONE);
+        m.startupFindings().forEach(f -> log.warn("host devices at start: {}", f));
+        return m;
     }
 
     private static Libxl openHypervisor(DaemonConfig config) throws IOException, LibxlException {
@@ -141,6 +179,9 @@ public final class Xenhostd implements AutoCloseable {
         driver.close();
         if (transport != null) {
             transport.close();
+        }
+        if (hostdevs != null) {
+            hostdevs.close();
         }
         libxl.close();
         log.info("xenhostd stopped; domains keep running");

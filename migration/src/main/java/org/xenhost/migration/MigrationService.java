@@ -61,7 +61,7 @@ public final class MigrationService implements AutoCloseable {
         this.journal = journal;
         this.host = host;
         this.endpoint = endpoint;
-        this.copies = new GuestCopies(libxl);
+        this.copies = new GuestCopies(libxl, host);
         AtomicInteger n = new AtomicInteger();
         this.connections = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "migration-in-" + n.incrementAndGet());
@@ -173,6 +173,14 @@ public final class MigrationService implements AutoCloseable {
                 if (refusal == null) {
                     refusal = DestinationSession.refusal(cookie, host, reservedMiB());
                 }
+                if (refusal == null && !cookie.hostdevs().isEmpty()) {
+                    // prepare resolves the devices: a migration this host cannot complete is refused before a byte moves
+                    try {
+                        cookie = cookie.withReplug(host.planReplug(cookie, reservedDevices()));
+                    } catch (MigrationException | IllegalArgumentException e) {
+                        refusal = e.getMessage();
+                    }
+                }
                 if (refusal != null) {
                     log.info("migration {} of {} from {} refused: {}", cookie.id(), cookie.name(), c.peer(), refusal);
                     c.send(Wire.encode(Wire.PREPARED, new Wire.Prepared(false, refusal)));
@@ -204,6 +212,13 @@ public final class MigrationService implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /** Devices promised to incoming migrations that have not attached them yet. */
+    private java.util.Set<String> reservedDevices() {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        incoming.values().forEach(d -> out.addAll(d.cookie().replug().values()));
+        return out;
     }
 
     private long reservedMiB() {
@@ -346,12 +361,12 @@ public final class MigrationService implements AutoCloseable {
         try {
             if (e.isSource()) {
                 if (o == Resolution.Outcome.COMMIT) {
-                    copies.destroySource(e.uuid());
+                    copies.destroySource(c);
                     journal.write(e.at(Phase.COMMITTED, why));
                     host.outgoingCommitted(e.uuid(), c.options());
                     log.info("migration {}: {} runs on the destination; source copy destroyed ({})", e.id(), e.name(), why);
                 } else {
-                    int domid = copies.reviveSource(e.uuid(), e.name());
+                    int domid = copies.reviveSource(c);
                     journal.write(e.at(Phase.ROLLED_BACK, why));
                     host.outgoingRolledBack(e.uuid(), domid);
                     log.info("migration {}: {} resumed on the source ({})", e.id(), e.name(), why);

@@ -11,6 +11,8 @@ import org.xenhost.transport.PeerConnection;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -34,6 +36,8 @@ public final class SourceSession {
     private volatile OutboundStream stream;
     private volatile PeerConnection conn;
     private JournalEntry entry;
+    /** Set before the devices are detached: a rollback from then on re-attaches them. */
+    private boolean unplugged;
 
     SourceSession(MigrationService svc, String id, OutgoingGuest guest, String destination, MigrationOptions options) {
         this.svc = svc;
@@ -117,28 +121,7 @@ public final class SourceSession {
 
     private MigrationStats runSteps() {
         // 1. begin: the guest can go, the cookie says what it needs
-        if (!guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
-                    + guest.hostdevs() + ": Xen cannot track the pages a device writes by DMA (log-dirty is refused for "
-                    + "a domain with assigned PCI devices), so its memory cannot be copied live; detach them, or migrate "
-                    + "with --hostdev-policy=replug to unplug them here and plug matching devices on the destination");
-        }
-        if (!guest.hostdevs().isEmpty()) {
-            // the driver's unplug/replug orchestration (host-device manager) is not wired yet: refuse, do not strip
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
-                    + guest.hostdevs() + " and --hostdev-policy=replug is not implemented in this version; detach them "
-                    + "('xenhost detach-device') and migrate, then attach the destination's devices there");
-        }
-        if (guest.domid() == null && !options.offline()) {
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
-                    + "' is not running; move its definition with --offline --persist");
-        }
-        if (guest.domid() != null && options.offline()) {
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
-                    + "' is running; --offline is for shut-off domains");
-        }
-        MigrationCookie cookie = new MigrationCookie(id, guest.name(), guest.uuid(), svc.host().hostName(), svc.endpoint(),
-                Libxl.STREAM_VERSION, guest.memoryMiB(), guest.vcpus(), svc.host().cpuFlags(), guest.configJson(), options);
+        MigrationCookie cookie = begin();
         entry = new JournalEntry(id, JournalEntry.SOURCE, Phase.BEGIN, guest.name(), guest.uuid(), guest.domid(),
                 destHost + ":" + destPort, cookie, null, Instant.now());
         svc.journal().write(entry);
@@ -151,12 +134,28 @@ public final class SourceSession {
             if (!p.accepted()) {
                 throw refusedByPeer(p.reason());
             }
+            cookie = accepted(cookie, p);
         } catch (IOException e) {
             return rollback("preparing on " + destHost + ":" + destPort + " failed: " + e.getMessage(), e);
         }
+        // the journal holds the mapping before any device moves: recovery re-attaches or releases from it
+        entry = new JournalEntry(entry.id(), entry.role(), entry.phase(), entry.name(), entry.uuid(), entry.domid(),
+                entry.peer(), cookie, entry.message(), Instant.now());
         advance(Phase.PREPARED, null);
         if (options.offline()) {
             return finishOffline();
+        }
+        // 2b. replug: the devices leave the guest before the stream (Xen refuses log-dirty while one is assigned)
+        if (!cookie.replug().isEmpty()) {
+            unplugged = true;
+            try {
+                svc.host().unplugOutgoing(cookie, guest.domid());
+            } catch (RuntimeException e) {
+                return rollback("detaching " + cookie.replug().keySet() + " from '" + guest.name() + "' failed: "
+                        + e.getMessage(), e);
+            }
+            progress.replugged(cookie.replug());
+            CrashPoint.reached("source:unplugged");
         }
         // 3. perform: the stream, with backpressure from the transport's window
         try {
@@ -215,8 +214,8 @@ public final class SourceSession {
         // 7. the destination runs the guest: the source copy goes
         synchronized (svc.lockFor(id)) {
             try {
-                svc.copies().destroySource(guest.uuid());
-            } catch (LibxlException e) {
+                svc.copies().destroySource(entry.cookie());
+            } catch (LibxlException | RuntimeException e) {
                 log.warn("migration {}: the destination runs {}, but destroying the source copy failed: {}", id, guest.name(), e.getMessage());
             }
             advance(Phase.COMMITTED, "completed");
@@ -225,6 +224,61 @@ public final class SourceSession {
         progress.finish("completed", null);
         log.info("migration {}: {} now runs on {} (downtime {} ms)", id, guest.name(), destHost, progress.snapshot().downtimeMs());
         return progress.snapshot();
+    }
+
+    /**
+     * Begin (libvirt's first phase, on the source): checks that the guest can go with these options and builds
+     * the cookie. No side effect: nothing is journaled, detached or sent.
+     */
+    MigrationCookie begin() {
+        if (!guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
+                    + guest.hostdevBdfs() + ": Xen cannot track the pages a device writes by DMA (log-dirty is refused for "
+                    + "a domain with assigned PCI devices), so its memory cannot be copied live; detach them, or migrate "
+                    + "with --hostdev-policy=replug to unplug them here and plug matching devices on the destination");
+        }
+        for (String src : options.hostdevMap().keySet()) {
+            if (!guest.hostdevBdfs().contains(src)) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "--hostdev-map " + src + "="
+                        + options.hostdevMap().get(src) + ": domain '" + guest.name() + "' has no device " + src
+                        + " (its devices: " + guest.hostdevBdfs() + ")");
+            }
+        }
+        if (guest.domid() == null && !options.offline()) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
+                    + "' is not running; move its definition with --offline --persist");
+        }
+        if (guest.domid() != null && options.offline()) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
+                    + "' is running; --offline is for shut-off domains");
+        }
+        List<PassedDevice> moving = options.offline() ? List.of() : guest.hostdevs();
+        return new MigrationCookie(id, guest.name(), guest.uuid(), svc.host().hostName(), svc.endpoint(),
+                Libxl.STREAM_VERSION, guest.memoryMiB(), guest.vcpus(), svc.host().cpuFlags(),
+                moving.isEmpty() ? guest.configJson() : withoutDevices(guest.configJson()), options, moving, Map.of());
+    }
+
+    /** The configuration the destination restores: the devices are re-plugged there, mapped, not restored. */
+    private static String withoutDevices(String json) {
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode root =
+                    (com.fasterxml.jackson.databind.node.ObjectNode) MigrationJournal.JSON.readTree(json);
+            root.remove("pcidevs");
+            return MigrationJournal.JSON.writeValueAsString(root);
+        } catch (IOException | ClassCastException e) {
+            throw new MigrationException(MigrationException.Kind.FAILED, "the guest's configuration is not libxl JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /** The destination's answer to prepare: it must have mapped every device, and only those. */
+    private static MigrationCookie accepted(MigrationCookie cookie, Wire.Prepared p) throws IOException {
+        Map<String, String> mapping = p.replug() == null ? Map.of() : p.replug();
+        List<String> asked = cookie.hostdevs().stream().map(PassedDevice::bdf).toList();
+        if (!mapping.keySet().equals(new java.util.HashSet<>(asked))) {
+            throw new IOException("the destination mapped devices " + mapping.keySet() + " for " + asked
+                    + " (an older daemon that cannot replug?)");
+        }
+        return cookie.withReplug(mapping);
     }
 
     private MigrationStats finishOffline() {
@@ -279,16 +333,29 @@ public final class SourceSession {
             }
         }
         synchronized (svc.lockFor(id)) {
+            MigrationCookie cookie = entry.cookie();
             if (guest.domid() != null && entry.phase().compareTo(Phase.STREAMING) >= 0) {
                 try {
-                    svc.copies().reviveSource(guest.uuid(), guest.name());
-                } catch (LibxlException e) {
+                    svc.copies().reviveSource(cookie);
+                } catch (LibxlException | RuntimeException e) {
                     log.error("migration {}: could not resume {} at the source: {}", id, guest.name(), e.getMessage());
                     advance(Phase.ROLLED_BACK, why + "; resuming the source failed: " + e.getMessage());
                     progress.finish("failed", why);
                     throw new MigrationException(MigrationException.Kind.FAILED, "migration of '" + guest.name() + "' failed ("
                             + why + ") and the source copy could not be resumed: " + e.getMessage()
                             + "; see 'xenhost list' and resume it with 'xenhost resume " + guest.name() + "'", cause);
+                }
+            }
+            if (guest.domid() != null && unplugged && entry.phase().compareTo(Phase.STREAMING) < 0) {
+                try {
+                    svc.host().replugOutgoing(cookie, guest.domid());
+                } catch (RuntimeException e) {
+                    log.error("migration {}: could not give {} its devices back: {}", id, guest.name(), e.getMessage());
+                    advance(Phase.ROLLED_BACK, why + "; re-attaching its devices failed: " + e.getMessage());
+                    progress.finish("failed", why);
+                    throw new MigrationException(MigrationException.Kind.FAILED, "migration of '" + guest.name() + "' failed ("
+                            + why + "); the guest keeps running here but re-attaching its devices " + cookie.replug().keySet()
+                            + " failed: " + e.getMessage() + "; attach them with 'xenhost attach-device'", cause);
                 }
             }
             advance(Phase.ROLLED_BACK, why);

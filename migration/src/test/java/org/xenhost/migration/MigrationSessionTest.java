@@ -93,7 +93,8 @@ class MigrationSessionTest {
             String uuid = TwoHosts.start(h.a, "nic", 16, 0);
             OutgoingGuest g = TwoHosts.guest(h.a, uuid);
             OutgoingGuest withNic = new OutgoingGuest(g.domid(), g.name(), g.uuid(), g.configJson(), g.memoryMiB(), g.vcpus(),
-                    List.of("0000:03:00.0"));
+                    List.of(new PassedDevice("0000:03:00.0", "8086:10d3", null,
+                            org.xenhost.libxl.LibxlDevicePci.of(0, 3, 0, 0), false)));
             MigrationException e = assertThrows(MigrationException.class,
                     () -> h.a.service.outgoing(withNic, h.b.endpoint(), live(false, 0)).run());
             assertEquals(MigrationException.Kind.REFUSED, e.kind());
@@ -154,7 +155,7 @@ class MigrationSessionTest {
             h.b.libxl.pause(domid);
             h.b.libxl.rename(domid, "orphan", "orphan--incoming");
             MigrationCookie c = new MigrationCookie("m-1", "orphan", uuid, "a", null, 2, 16, 2, List.of(),
-                    "{}", live(false, 0));
+                    "{}", live(false, 0), List.of(), null);
             h.b.journal.write(new JournalEntry("m-1", JournalEntry.DESTINATION, Phase.RECEIVED, "orphan", uuid, domid,
                     null, c, null, java.time.Instant.now()));
             h.a.journal.write(new JournalEntry("m-1", JournalEntry.SOURCE, Phase.MIGRATED_AWAY, "orphan", uuid, 99,

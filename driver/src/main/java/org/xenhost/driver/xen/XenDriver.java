@@ -91,6 +91,9 @@ public final class XenDriver implements Driver {
 
     /** Migrations in and out; settles what a previous daemon left open once the domains are reconciled. */
     private final MigrationService migrations;
+    /** Moves passed-through devices for {@code --hostdev-policy=replug}; null without a host-device manager. */
+    private final HostdevReplug replug;
+    private final org.xenhost.hostdev.HostdevManager hostdevs;
     /** Outgoing migrations by domain uuid, for jobInfo. */
     private final Map<String, SourceSession> outgoing = new ConcurrentHashMap<>();
 
@@ -108,6 +111,18 @@ public final class XenDriver implements Driver {
      */
     public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
                      String endpoint) {
+        this(libxl, stateDir, jobs, hostFacts, transport, endpoint, null, null);
+    }
+
+    /**
+     * @param hostdevs  the host-device manager, or null: then guests with devices cannot migrate with
+     *                  {@code --hostdev-policy=replug} (nor arrive with devices)
+     * @param sysfsRoot the sysfs root {@code hostdevs} works on, to identify devices for replug
+     */
+    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
+                     String endpoint, org.xenhost.hostdev.HostdevManager hostdevs, Path sysfsRoot) {
+        this.replug = hostdevs == null ? null : new HostdevReplug(libxl, hostdevs, sysfsRoot);
+        this.hostdevs = hostdevs;
         this.libxl = libxl;
         this.store = new DomainStore(stateDir);
         this.jobs = jobs;
@@ -371,10 +386,15 @@ public final class XenDriver implements Driver {
             // 3. create
             int domid;
             try {
-                domid = libxl.createDomain(now.config().toLibxlJson(), false);
+                domid = hostdevs != null && !now.config().pci().isEmpty()
+                        ? createWithDevices(r.name(), now.config())
+                        : libxl.createDomain(now.config().toLibxlJson(), false);
             } catch (LibxlException ex) {
                 persist(r);
                 throw failed("start domain '" + r.name() + "'", ex);
+            } catch (RuntimeException ex) {
+                persist(r);
+                throw ex;
             }
             // 4. record it running
             DomainRecord running = r.withRuntime(domid, RunState.RUNNING).withJob(null);
@@ -383,6 +403,39 @@ public final class XenDriver implements Driver {
             interrupted.remove(r.uuid());
             log.info("domain {} started as domid {}", r.name(), domid);
             return summary(domains.get(r.uuid()));
+        }
+    }
+
+    /**
+     * Creates the domain paused, gives it its configured devices through the host-device manager (all or none;
+     * managed ones taken from their dom0 drivers), then unpauses it; any failure destroys the new domain.
+     * (Minimal routing for the replug work; the driver/hostdev integration owns the full start/stop path.)
+     */
+    private int createWithDevices(String name, DomainConfig cfg) throws LibxlException {
+        com.fasterxml.jackson.databind.node.ObjectNode json;
+        try {
+            json = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(cfg.toLibxlJson());
+        } catch (IOException e) {
+            throw new LibxlException(LibxlError.FAIL, "configuration of " + name + ": " + e.getMessage(), e);
+        }
+        json.remove("pcidevs"); // the manager attaches them, so its journal and checks see every one
+        int domid = libxl.createDomain(json.toString(), true);
+        try {
+            List<org.xenhost.hostdev.HostdevSpec> specs = cfg.pci().stream()
+                    .map(p -> new org.xenhost.hostdev.HostdevSpec(p.device(), p.managed())).toList();
+            hostdevs.startDomainDevices(Integer.toString(domid), specs);
+            libxl.unpause(domid);
+            return domid;
+        } catch (org.xenhost.hostdev.HostdevException | LibxlException | RuntimeException e) {
+            try {
+                libxl.destroy(domid);
+            } catch (LibxlException d) {
+                log.warn("domain {}: could not destroy the half-started domid {}: {}", name, domid, d.getMessage());
+            }
+            if (e instanceof IllegalArgumentException iae) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + name + "' cannot start: " + iae.getMessage(), iae);
+            }
+            throw new DriverException(DriverError.FAILED, "domain '" + name + "' cannot start: " + e.getMessage(), e);
         }
     }
 
@@ -635,12 +688,12 @@ public final class XenDriver implements Driver {
                             + "; --offline moves the definition of a shut-off domain");
                 }
                 guest = new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
-                        now.config().vcpus(), hostdevs(now));
+                        now.config().vcpus(), configuredDevices(now));
             } else {
                 requireLive(r);
                 String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
                 guest = new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
-                        hostdevs(now));
+                        attachedDevices(now, r.domid()));
             }
             SourceSession session;
             try {
@@ -667,8 +720,25 @@ public final class XenDriver implements Driver {
         }
     }
 
-    private static List<String> hostdevs(Entry e) {
-        return e.config().pci().stream().map(p -> p.device().bdf().toString()).toList();
+    /** The devices of a shut-off domain's definition (an offline migration moves the definition as it is). */
+    private static List<org.xenhost.migration.PassedDevice> configuredDevices(Entry e) {
+        return e.config().pci().stream().map(p -> new org.xenhost.migration.PassedDevice(p.device().bdf(), null, null,
+                p.device(), p.managed())).toList();
+    }
+
+    /** The devices a running domain has, as Xen lists them, described for a replug (or named in a refusal). */
+    private List<org.xenhost.migration.PassedDevice> attachedDevices(Entry e, int domid) {
+        if (replug == null) {
+            // no device manager: what Xen lists is still enough to refuse by name
+            List<org.xenhost.migration.PassedDevice> out = new ArrayList<>();
+            for (org.xenhost.libxl.LibxlDevicePci p : call("list the devices of '" + e.record().name() + "'", () -> libxl.pciList(domid))) {
+                out.add(new org.xenhost.migration.PassedDevice(p.bdf(), null, null, p, false));
+            }
+            return out;
+        }
+        Map<String, Boolean> managed = new HashMap<>();
+        e.config().pci().forEach(p -> managed.put(p.device().bdf(), p.managed()));
+        return call("describe the devices of '" + e.record().name() + "'", () -> replug.describe(domid, managed));
     }
 
     private static DriverException driverError(MigrationException ex) {
@@ -736,6 +806,16 @@ public final class XenDriver implements Driver {
                 if (root.has("name")) {
                     root.put("name", c.destinationName());
                 }
+                if (!c.replug().isEmpty()) {
+                    // the definition names this host's devices, with the options the guest had on the source
+                    com.fasterxml.jackson.databind.node.ArrayNode devs = root.putArray("pcidevs");
+                    for (org.xenhost.migration.PassedDevice d : c.hostdevs()) {
+                        String dst = c.replug().get(d.bdf());
+                        if (dst != null) {
+                            devs.add(DomainConfig.pciJson(HostdevReplug.at(d.spec(), org.xenhost.pci.PciAddress.parse(dst))));
+                        }
+                    }
+                }
                 String xlCfg = LibxlJson.toXlCfg(JSON.writeValueAsString(root));
                 DomainConfig cfg = parse(xlCfg, "configuration of " + c.destinationName() + " migrated from " + c.sourceHost())
                         .withUuid(UUID.fromString(c.uuid()));
@@ -766,6 +846,50 @@ public final class XenDriver implements Driver {
                 log.info("domain {} migrated away{}", e.record().name(), e.record().persistent() ? " and undefined here" : "");
             } else {
                 stopped(new Entry(e.record().withJob(null), e.config()), "migrated away; its definition stays");
+            }
+        }
+
+        @Override
+        public Map<String, String> planReplug(MigrationCookie c, Set<String> reserved) {
+            return replug == null ? MigrationHost.super.planReplug(c, reserved) : replug.plan(c, reserved);
+        }
+
+        @Override
+        public void unplugOutgoing(MigrationCookie c, int domid) {
+            if (replug == null) {
+                MigrationHost.super.unplugOutgoing(c, domid);
+            } else {
+                replug.unplug(c, domid);
+            }
+        }
+
+        @Override
+        public void replugOutgoing(MigrationCookie c, int domid) {
+            if (replug != null) {
+                replug.replug(c, domid);
+            }
+        }
+
+        @Override
+        public void releaseOutgoing(MigrationCookie c) {
+            if (replug != null) {
+                replug.release(c);
+            }
+        }
+
+        @Override
+        public void plugIncoming(MigrationCookie c, int domid) {
+            if (replug == null) {
+                MigrationHost.super.plugIncoming(c, domid);
+            } else {
+                replug.plug(c, domid);
+            }
+        }
+
+        @Override
+        public void unplugIncoming(MigrationCookie c) {
+            if (replug != null) {
+                replug.unplugIncoming(c);
             }
         }
 
