@@ -242,7 +242,8 @@ class HostdevMigrationProcessTest {
     /**
      * The destination dies after receiving the guest (the source had detached the VF): the source resumes its
      * guest with its VF re-attached, still managed (it goes back to igbvf when the guest is destroyed), and the
-     * restarted destination keeps its VF in the pool; a second attempt then succeeds.
+     * restarted destination keeps its VF in the pool. The source dying right after the detach is settled from its
+ * journal at restart the same way. A third attempt then succeeds.
      */
     @Test
     void aFailureAfterTheDetachReattachesTheDeviceAtTheSource() throws Exception {
@@ -266,7 +267,23 @@ class HostdevMigrationProcessTest {
             });
             assertEquals("pciback", driver(p.b, DST_VF));
             assertNull(owner(p.b, DST_VF));
-            // the VF is still managed at the source: a second attempt succeeds and gives it back to igbvf
+            // the source dies right after detaching the VF: restarted, its journal says resume, with the VF
+            assertEquals(0, p.a.terminate()); // guests keep running; the crash point is read at start
+            p.a.env("XENHOST_MIGRATION_HALT_AT", "source:unplugged").start();
+            p.a.cli("migrate", "nic", p.destB(), "--hostdev-policy=replug");
+            assertTrue(p.a.awaitExit(30));
+            assertEquals("pciback", driver(p.a, SRC_VF), "detached, in the pool, while the source is down");
+            p.a.env("XENHOST_MIGRATION_HALT_AT", null).start();
+            await("the source's guest with its VF again", () -> {
+                try {
+                    keepsItsDevice(p.a, "nic");
+                    return true;
+                } catch (IOException | AssertionError e) {
+                    return false;
+                }
+            });
+            assertTrue(p.a.log().contains("has its devices [" + SRC_VF + "] again"), p.a.log());
+            // the VF is still managed at the source: a third attempt succeeds and gives it back to igbvf
             String out = p.a.ok("migrate", "nic", p.destB(), "--hostdev-policy=replug");
             assertTrue(out.contains("replugged: " + SRC_VF + " -> " + DST_VF), out);
             assertEquals("igbvf", driver(p.a, SRC_VF));
