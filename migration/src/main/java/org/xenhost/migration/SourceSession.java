@@ -44,19 +44,25 @@ public final class SourceSession {
         this.id = id;
         this.guest = guest;
         this.options = options;
-        int colon = destination == null ? -1 : destination.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination
-                    + "' must be HOST:PORT of the destination daemon's migration listener");
-        }
-        this.destHost = destination.substring(0, colon).replace("[", "").replace("]", "");
-        try {
-            this.destPort = Integer.parseInt(destination.substring(colon + 1));
-        } catch (NumberFormatException e) {
-            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port is not a number");
-        }
-        if (destPort < 1 || destPort > 65535) {
-            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port must be 1-65535");
+        if (destination == null) {
+            // begin only: the cookie needs no destination
+            this.destHost = null;
+            this.destPort = 0;
+        } else {
+            int colon = destination.lastIndexOf(':');
+            if (colon <= 0) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination
+                        + "' must be HOST:PORT of the destination daemon's migration listener");
+            }
+            this.destHost = destination.substring(0, colon).replace("[", "").replace("]", "");
+            try {
+                this.destPort = Integer.parseInt(destination.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port is not a number");
+            }
+            if (destPort < 1 || destPort > 65535) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port must be 1-65535");
+            }
         }
         this.progress = new ProgressTracker(id, JournalEntry.SOURCE, guest.memoryMiB() << 20, Phase.BEGIN);
     }
@@ -98,15 +104,34 @@ public final class SourceSession {
         return true;
     }
 
-    /** Runs the migration to its end; returns the final statistics or throws saying where the guest is. */
+    /** Runs the migration to its end (perform, then confirm); returns the final statistics or throws saying where the guest is. */
     public MigrationStats run() {
+        perform();
+        return confirm();
+    }
+
+    /**
+     * Perform (libvirt's third phase, driven from the source, peer to peer): journals the cookie, has the
+     * destination prepare it, detaches replugged devices, streams the guest and runs the commit handshake up to
+     * the destination's result, so the destination's finish (unpause) has happened when this returns. The copy
+     * here is then paused as NAME--migratedaway until {@link #confirm()}. A failure before the hand-over rolls
+     * back (the guest keeps running here) and throws.
+     */
+    public MigrationStats perform() {
+        if (destHost == null) {
+            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "perform needs the destination's HOST:PORT");
+        }
         svc.register(this);
         java.util.concurrent.ScheduledFuture<?> timer = options.timeoutSeconds() > 0
                 ? svc.timer().schedule(() -> abort("timed out after " + options.timeoutSeconds() + " s"),
                 options.timeoutSeconds(), java.util.concurrent.TimeUnit.SECONDS)
                 : null;
         try {
-            return runSteps();
+            MigrationStats st = runSteps();
+            if (entry.phase() == Phase.MIGRATED_AWAY) {
+                svc.awaitConfirm(this);
+            }
+            return st;
         } finally {
             if (timer != null) {
                 timer.cancel(false);
@@ -116,6 +141,33 @@ public final class SourceSession {
                 c.close();
             }
             svc.unregister(this);
+        }
+    }
+
+    /**
+     * Confirm (libvirt's last phase, on the source) after a successful {@link #perform()}: the destination runs
+     * the guest, so the copy here is destroyed, its detached devices go where their policy says, and the journal
+     * records COMMITTED. Repeating it (or the service's own confirmation of a perform nobody confirmed) is harmless.
+     */
+    public MigrationStats confirm() {
+        synchronized (svc.lockFor(id)) {
+            if (entry.phase() == Phase.MIGRATED_AWAY) {
+                // 7. the destination runs the guest: the source copy goes
+                try {
+                    svc.copies().destroySource(entry.cookie());
+                } catch (LibxlException | RuntimeException e) {
+                    log.warn("migration {}: the destination runs {}, but destroying the source copy failed: {}", id, guest.name(), e.getMessage());
+                }
+                advance(Phase.COMMITTED, "completed");
+                svc.host().outgoingCommitted(guest.uuid(), options);
+                progress.finish("completed", null);
+                log.info("migration {}: {} now runs on {} (downtime {} ms)", id, guest.name(), destHost, progress.snapshot().downtimeMs());
+            } else if (entry.phase() != Phase.COMMITTED) {
+                throw new MigrationException(MigrationException.Kind.REFUSED, "migration " + id + " of '" + guest.name()
+                        + "' is " + entry.phase().label() + "; only a performed migration can be confirmed");
+            }
+            svc.confirmed(id);
+            return progress.snapshot();
         }
     }
 
@@ -211,18 +263,7 @@ public final class SourceSession {
                     + "paused as '" + guest.name() + "--migratedaway' until the destination is asked which copy runs "
                     + "(this daemon retries; the destination's journal decides)");
         }
-        // 7. the destination runs the guest: the source copy goes
-        synchronized (svc.lockFor(id)) {
-            try {
-                svc.copies().destroySource(entry.cookie());
-            } catch (LibxlException | RuntimeException e) {
-                log.warn("migration {}: the destination runs {}, but destroying the source copy failed: {}", id, guest.name(), e.getMessage());
-            }
-            advance(Phase.COMMITTED, "completed");
-        }
-        svc.host().outgoingCommitted(guest.uuid(), options);
-        progress.finish("completed", null);
-        log.info("migration {}: {} now runs on {} (downtime {} ms)", id, guest.name(), destHost, progress.snapshot().downtimeMs());
+        // 7 is confirm(): the destination runs the guest
         return progress.snapshot();
     }
 
@@ -230,7 +271,7 @@ public final class SourceSession {
      * Begin (libvirt's first phase, on the source): checks that the guest can go with these options and builds
      * the cookie. No side effect: nothing is journaled, detached or sent.
      */
-    MigrationCookie begin() {
+    public MigrationCookie begin() {
         if (!guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
             throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
                     + guest.hostdevBdfs() + ": Xen cannot track the pages a device writes by DMA (log-dirty is refused for "

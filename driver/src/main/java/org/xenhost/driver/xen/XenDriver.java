@@ -674,30 +674,87 @@ public final class XenDriver implements Driver {
 
     @Override
     public MigrationStats migrate(String dom, String destination, MigrationOptions options) {
+        // peer to peer, in one job: begin and perform here, the destination's prepare (asked by perform) and
+        // finish (on "go"), then confirm here
+        return perform(dom, destination, options, null, true);
+    }
+
+    @Override
+    public MigrationCookie migrateBegin(String dom, MigrationOptions options) {
+        requireOptions(options);
+        Entry e = find(dom);
+        OutgoingGuest guest = outgoingGuest(domains.get(e.record().uuid()), options);
+        try {
+            return migrations.begin(guest, options);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationCookie migratePrepare(MigrationCookie cookie) {
+        if (cookie == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a migration cookie (from migrateBegin) is required");
+        }
+        try {
+            return migrations.prepare(cookie);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationStats migratePerform(String dom, MigrationCookie cookie, String destination) {
+        if (cookie == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a migration cookie (from migrateBegin) is required");
+        }
+        Entry e = find(dom);
+        if (!e.record().uuid().equalsIgnoreCase(cookie.uuid())) {
+            throw new DriverException(DriverError.INVALID_INPUT, "the cookie of migration " + cookie.id() + " is for domain "
+                    + cookie.name() + " (" + cookie.uuid() + "), not '" + e.record().name() + "'");
+        }
+        return perform(dom, destination, cookie.options(), cookie.id(), false);
+    }
+
+    @Override
+    public String migrateFinish(String migrationId) {
+        try {
+            return migrations.finish(migrationId).label();
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationStats migrateConfirm(String migrationId) {
+        try {
+            return migrations.confirm(migrationId);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    private static void requireOptions(MigrationOptions options) {
         if (options == null) {
             throw new DriverException(DriverError.INVALID_INPUT, "migration options are required");
         }
+    }
+
+    /**
+     * Perform as the domain's migrate-out job: the guest as it is now, then the session's perform (and its
+     * confirm when {@code confirm}); {@code id} is the begin cookie's, or null for a fresh one.
+     */
+    private MigrationStats perform(String dom, String destination, MigrationOptions options, String id, boolean confirm) {
+        requireOptions(options);
         Entry e = find(dom);
         try (Job job = begin(e, JobKind.MIGRATE_OUT)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = now.record();
-            OutgoingGuest guest;
-            if (options.offline()) {
-                if (r.state() != RunState.SHUT_OFF) {
-                    throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
-                            + "; --offline moves the definition of a shut-off domain");
-                }
-                guest = new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
-                        now.config().vcpus(), configuredDevices(now));
-            } else {
-                requireLive(r);
-                String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
-                guest = new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
-                        attachedDevices(now, r.domid()));
-            }
+            OutgoingGuest guest = outgoingGuest(now, options);
             SourceSession session;
             try {
-                session = migrations.outgoing(guest, destination, options);
+                session = id == null ? migrations.outgoing(guest, destination, options)
+                        : migrations.outgoing(guest, destination, options, id);
             } catch (MigrationException ex) {
                 throw driverError(ex);
             }
@@ -706,7 +763,8 @@ public final class XenDriver implements Driver {
             outgoing.put(r.uuid(), session);
             job.onAbort(() -> session.abort("aborted by the operator"));
             try {
-                return session.run();
+                MigrationStats performed = session.perform();
+                return confirm ? session.confirm() : performed;
             } catch (MigrationException ex) {
                 throw driverError(ex);
             } finally {
@@ -718,6 +776,23 @@ public final class XenDriver implements Driver {
                 }
             }
         }
+    }
+
+    /** The guest a migration moves, as it is now (a running domain) or as defined (offline). */
+    private OutgoingGuest outgoingGuest(Entry now, MigrationOptions options) {
+        DomainRecord r = now.record();
+        if (options.offline()) {
+            if (r.state() != RunState.SHUT_OFF) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
+                        + "; --offline moves the definition of a shut-off domain");
+            }
+            return new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
+                    now.config().vcpus(), configuredDevices(now));
+        }
+        requireLive(r);
+        String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
+        return new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
+                attachedDevices(now, r.domid()));
     }
 
     /** The devices of a shut-off domain's definition (an offline migration moves the definition as it is). */
