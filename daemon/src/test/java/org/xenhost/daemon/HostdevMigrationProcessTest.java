@@ -5,11 +5,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.xenhost.daemon.admin.RemoteDriver;
+import org.xenhost.driver.api.Driver;
+import org.xenhost.driver.api.DriverError;
+import org.xenhost.driver.api.DriverException;
 import org.xenhost.emulator.EmulatedLibxl;
 import org.xenhost.emulator.HostSettings;
 import org.xenhost.hostdev.DeviceVerdict;
 import org.xenhost.hostdev.HostdevManager;
 import org.xenhost.hostdev.StepHook;
+import org.xenhost.migration.MigrationCookie;
+import org.xenhost.migration.MigrationOptions;
+import org.xenhost.migration.MigrationStats;
+import org.xenhost.migration.PassedDevice;
 import org.xenhost.pci.PciAddress;
 import org.xenhost.transport.pki.CertificateAuthority;
 import org.xenhost.transport.pki.SubjectAltName;
@@ -27,6 +35,7 @@ import java.util.function.BooleanSupplier;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -288,6 +297,63 @@ class HostdevMigrationProcessTest {
             assertTrue(out.contains("replugged: " + SRC_VF + " -> " + DST_VF), out);
             assertEquals("igbvf", driver(p.a, SRC_VF));
             assertEquals("nic", owner(p.b, DST_VF));
+        }
+    }
+
+    /**
+     * The phases as separate Driver calls over each daemon's admin socket, composed by the test as a management
+     * layer would: begin at the source, prepare at the destination (alone: an answer, no reservation), perform at
+     * the source (the destination's prepare and finish run on its listener), confirm at the source.
+     */
+    @Test
+    void thePhasesAreDriverEntryPoints() throws Exception {
+        try (Pair p = new Pair()) {
+            assignableBeforeStart(p.b, DST_VF);
+            p.a.start();
+            p.b.start();
+            p.a.ok("create", guestWithVf("nic").toString());
+            Driver a = RemoteDriver.connect(p.a.socket);
+            Driver b = RemoteDriver.connect(p.b.socket);
+            MigrationOptions replug = new MigrationOptions(true, false, false, false, false, 0, false, null, 0,
+                    MigrationOptions.HostdevPolicy.REPLUG, Map.of());
+
+            MigrationCookie cookie = a.migrateBegin("nic", replug);
+            assertEquals(1, cookie.hostdevs().size(), cookie.toString());
+            PassedDevice vf = cookie.hostdevs().get(0);
+            assertEquals(SRC_VF, vf.bdf());
+            assertEquals("8086:10ca", vf.vendorDevice());
+            assertEquals("8086:10c9", vf.sriovParent(), "a VF's parent type travels with it");
+            assertTrue(vf.managed());
+            assertTrue(cookie.replug().isEmpty());
+            assertFalse(cookie.configJson().contains("pcidevs"), "the restored config has no devices: " + cookie.configJson());
+            assertEquals("running", state(p.a, "nic"), "begin has no side effect");
+            assertEquals("nic", owner(p.a, SRC_VF));
+
+            MigrationCookie prepared = b.migratePrepare(cookie);
+            assertEquals(Map.of(SRC_VF, DST_VF), prepared.replug());
+            assertEquals(Map.of(SRC_VF, DST_VF), b.migratePrepare(cookie).replug(), "prepare alone reserves nothing");
+            MigrationCookie badMap = a.migrateBegin("nic", new MigrationOptions(true, false, false, false, false, 0, false, null, 0,
+                    MigrationOptions.HostdevPolicy.REPLUG, Map.of(SRC_VF, "0000:02:10.6")));
+            DriverException refused = assertThrows(DriverException.class, () -> b.migratePrepare(badMap));
+            assertEquals(DriverError.REFUSED, refused.error());
+            assertTrue(refused.getMessage().contains("0000:02:10.6 is not assignable here"), refused.getMessage());
+
+            MigrationStats performed = a.migratePerform("nic", cookie, p.destB());
+            assertEquals(Map.of(SRC_VF, DST_VF), performed.replugged());
+            assertEquals("migrated-away", performed.phase());
+            assertEquals("running", state(p.b, "nic"), "the destination finished: the guest runs there");
+            assertEquals("nic", owner(p.b, DST_VF));
+            DriverException twice = assertThrows(DriverException.class, () -> a.migratePerform("nic", cookie, p.destB()));
+            assertEquals(DriverError.INVALID_INPUT, twice.error(), twice.getMessage());
+
+            MigrationStats confirmed = a.migrateConfirm(cookie.id());
+            assertEquals("completed", confirmed.outcome());
+            assertNull(state(p.a, "nic"));
+            assertEquals("igbvf", driver(p.a, SRC_VF), "confirm gave the managed VF back to igbvf");
+            DriverException again = assertThrows(DriverException.class, () -> a.migrateConfirm(cookie.id()));
+            assertTrue(again.getMessage().contains("committed"), again.getMessage());
+            // finish at the destination: its session ended with the unpause, so there is nothing left to settle
+            assertEquals("unpaused", b.migrateFinish(cookie.id()));
         }
     }
 }
