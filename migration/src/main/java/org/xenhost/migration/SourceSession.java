@@ -272,7 +272,8 @@ public final class SourceSession {
      * the cookie. No side effect: nothing is journaled, detached or sent.
      */
     public MigrationCookie begin() {
-        if (!guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
+        // an offline migration copies no memory: the definition moves with its devices as they are written
+        if (!options.offline() && !guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
             throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
                     + guest.hostdevBdfs() + ": Xen cannot track the pages a device writes by DMA (log-dirty is refused for "
                     + "a domain with assigned PCI devices), so its memory cannot be copied live; detach them, or migrate "
