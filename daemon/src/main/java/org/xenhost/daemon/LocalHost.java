@@ -114,7 +114,7 @@ public final class LocalHost implements AutoCloseable {
     }
 
     /** The emulated host's mount table and routes, if a test put them beside its sysfs (else none are critical). */
-    static HostCriticalDevices.Sources emulatedCritical(Path tree) {
+    private static HostCriticalDevices.Sources emulatedCritical(Path tree) {
         return new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"), tree.resolve("proc/net/route"),
                 tree.resolve("proc/net/ipv6_route"));
     }

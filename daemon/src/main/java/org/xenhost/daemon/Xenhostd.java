@@ -73,8 +73,8 @@ public final class Xenhostd implements AutoCloseable {
             // 2. the host-device manager, when this host has PCI devices to give (it reconciles its journal first)
             hostdevs = openHostdevs(config, libxl);
             // 3. the driver (which settles interrupted migrations), then the admin socket
-            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts, transport, endpoint,
-                    hostdevs, hostdevs == null ? null : devicesRoot(config));
+            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts, hostdevs,
+                    hostdevs == null ? null : devicesRoot(config), transport, endpoint);
             if (listener != null) {
                 driver.serveMigrations(listener);
             }
@@ -118,7 +118,9 @@ public final class Xenhostd implements AutoCloseable {
             return null;
         }
         org.xenhost.hostdev.HostCriticalDevices.Sources critical = config.hypervisor().equals("native")
-                ? org.xenhost.hostdev.HostCriticalDevices.Sources.ofHost(root) : LocalHost.emulatedCritical(root);
+                ? org.xenhost.hostdev.HostCriticalDevices.Sources.ofHost(root)
+                : new org.xenhost.hostdev.HostCriticalDevices.Sources(root, root.resolve("proc/mounts"),
+                        root.resolve("proc/net/route"), root.resolve("proc/net/ipv6_route"));
         org.xenhost.hostdev.HostdevManager m = org.xenhost.hostdev.HostdevManager.start(libxl, root, config.stateDir(),
                 critical, org.xenhost.hostdev.StepHook.NONE);
         m.startupFindings().forEach(f -> log.warn("host devices at start: {}", f));

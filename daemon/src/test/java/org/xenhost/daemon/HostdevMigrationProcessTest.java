@@ -12,6 +12,7 @@ import org.xenhost.driver.api.DriverException;
 import org.xenhost.emulator.EmulatedLibxl;
 import org.xenhost.emulator.HostSettings;
 import org.xenhost.hostdev.DeviceVerdict;
+import org.xenhost.hostdev.HostCriticalDevices;
 import org.xenhost.hostdev.HostdevManager;
 import org.xenhost.hostdev.StepHook;
 import org.xenhost.migration.MigrationCookie;
@@ -107,11 +108,33 @@ class HostdevMigrationProcessTest {
      */
     private static void assignableBeforeStart(DaemonProcess d, String... bdfs) throws Exception {
         Path xen = d.stateDir.resolve("emulated-xen");
-        LocalHost.copyTree(FIXTURE, xen.resolve("sysfs"));
+        copyTree(FIXTURE, xen.resolve("sysfs"));
         try (EmulatedLibxl libxl = EmulatedLibxl.open(xen, tree(d), HostSettings.DEFAULT);
-             HostdevManager m = HostdevManager.start(libxl, tree(d), d.stateDir, LocalHost.emulatedCritical(tree(d)), StepHook.NONE)) {
+             HostdevManager m = HostdevManager.start(libxl, tree(d), d.stateDir, critical(tree(d)), StepHook.NONE)) {
             for (String bdf : bdfs) {
                 m.assignableAdd(PciAddress.parse(bdf), null, false);
+            }
+        }
+    }
+
+    /** The emulated host's mount table and routes (none in the fixture: no device is host-critical). */
+    private static HostCriticalDevices.Sources critical(Path tree) {
+        return new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"), tree.resolve("proc/net/route"),
+                tree.resolve("proc/net/ipv6_route"));
+    }
+
+    /** Copies a sysfs tree, links as links, where the daemon expects its emulated kernel's copy. */
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (var walk = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path dest = to.resolve(from.relativize(p).toString());
+                if (Files.isSymbolicLink(p)) {
+                    Files.createSymbolicLink(dest, Files.readSymbolicLink(p));
+                } else if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectories(dest);
+                } else {
+                    Files.copy(p, dest, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                }
             }
         }
     }
@@ -124,7 +147,7 @@ class HostdevMigrationProcessTest {
 
     /** The domain the daemon's host-device journal gives the device to (read-only, while the daemon runs). */
     private static String owner(DaemonProcess d, String bdf) {
-        Map<PciAddress, DeviceVerdict> v = HostdevManager.verdicts(tree(d), d.stateDir, LocalHost.emulatedCritical(tree(d)));
+        Map<PciAddress, DeviceVerdict> v = HostdevManager.verdicts(tree(d), d.stateDir, critical(tree(d)));
         return v.get(PciAddress.parse(bdf)).owner();
     }
 

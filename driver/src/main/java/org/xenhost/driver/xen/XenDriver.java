@@ -111,16 +111,18 @@ public final class XenDriver implements Driver {
      */
     public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
                      String endpoint) {
-        this(libxl, stateDir, jobs, hostFacts, transport, endpoint, null, null);
+        this(libxl, stateDir, jobs, hostFacts, null, null, transport, endpoint);
     }
 
     /**
      * @param hostdevs  the host-device manager, or null: then guests with devices cannot migrate with
      *                  {@code --hostdev-policy=replug} (nor arrive with devices)
      * @param sysfsRoot the sysfs root {@code hostdevs} works on, to identify devices for replug
+     * @param transport the daemon's TLS transport for migrations, or null (no migration)
+     * @param endpoint  HOST:PORT where peers reach this daemon's migration listener, or null
      */
-    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
-                     String endpoint, org.xenhost.hostdev.HostdevManager hostdevs, Path sysfsRoot) {
+    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts,
+                     org.xenhost.hostdev.HostdevManager hostdevs, Path sysfsRoot, Transport transport, String endpoint) {
         this.replug = hostdevs == null ? null : new HostdevReplug(libxl, hostdevs, sysfsRoot);
         this.hostdevs = hostdevs;
         this.libxl = libxl;
