@@ -152,9 +152,13 @@ class HostdevMigrationProcessTest {
     }
 
     private Path guestWithVf(String name) throws IOException {
+        return guestWithVf(name, SRC_VF);
+    }
+
+    private Path guestWithVf(String name, String vf) throws IOException {
         Path f = tmp.resolve(name + ".cfg");
         Files.writeString(f, "name = \"" + name + "\"\ntype = \"hvm\"\nmemory = 64\nvcpus = 2\n"
-                + "emulated_dirty_rate = \"4M\"\npci = [ '" + SRC_VF + ",managed=yes' ]\n");
+                + "emulated_dirty_rate = \"4M\"\npci = [ '" + vf + ",managed=yes' ]\n");
         return f;
     }
 
@@ -377,6 +381,43 @@ class HostdevMigrationProcessTest {
             assertTrue(again.getMessage().contains("committed"), again.getMessage());
             // finish at the destination: its session ended with the unpause, so there is nothing left to settle
             assertEquals("unpaused", b.migrateFinish(cookie.id()));
+        }
+    }
+
+    /**
+     * Two guests with VFs leave at once for a destination with two assignable VFs: each prepare reserves its
+     * match, so they get different ones; {@code list} answers on both daemons meanwhile.
+     */
+    @Test
+    void concurrentReplugsGetDistinctDevices() throws Exception {
+        try (Pair p = new Pair()) {
+            assignableBeforeStart(p.b, DST_VF, "0000:02:10.4");
+            p.a.start();
+            p.b.start();
+            p.a.ok("create", guestWithVf("nic0", "0000:02:10.0").toString());
+            p.a.ok("create", guestWithVf("nic1", "0000:02:11.0").toString());
+            List<java.util.concurrent.CompletableFuture<DaemonProcess.Cli>> runs = List.of(
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> p.a.cli("migrate", "nic0", p.destB(), "--hostdev-policy=replug")),
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> p.a.cli("migrate", "nic1", p.destB(), "--hostdev-policy=replug")));
+            int lists = 0;
+            while (!runs.stream().allMatch(java.util.concurrent.CompletableFuture::isDone)) {
+                p.a.ok("list");
+                p.b.ok("list");
+                lists++;
+                Thread.sleep(50);
+            }
+            assertTrue(lists > 0);
+            java.util.Set<String> got = new java.util.HashSet<>();
+            for (int i = 0; i < 2; i++) {
+                DaemonProcess.Cli r = runs.get(i).get();
+                assertEquals(0, r.exit(), r.err());
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("replugged: (\\S+) -> (\\S+)").matcher(r.out());
+                assertTrue(m.find(), r.out());
+                got.add(m.group(2));
+                assertEquals("nic" + i, owner(p.b, m.group(2)));
+                assertEquals("igbvf", driver(p.a, m.group(1)));
+            }
+            assertEquals(java.util.Set.of(DST_VF, "0000:02:10.4"), got);
         }
     }
 }
