@@ -420,4 +420,40 @@ class HostdevMigrationProcessTest {
             assertEquals(java.util.Set.of(DST_VF, "0000:02:10.4"), got);
         }
     }
+
+    /**
+     * The source dies right after clearing the destination (go sent): the guest runs at the destination with its
+     * VF; the restarted source learns so from the destination, destroys its paused copy and gives its managed VF
+     * back to igbvf, from its journal alone.
+     */
+    @Test
+    void aSourceCrashAfterTheHandOverReleasesItsDeviceAtRestart() throws Exception {
+        try (Pair p = new Pair()) {
+            assignableBeforeStart(p.b, DST_VF);
+            p.a.env("XENHOST_MIGRATION_HALT_AT", "source:go-sent");
+            p.a.start();
+            p.b.start();
+            p.a.ok("create", guestWithVf("nic").toString());
+            p.a.cli("migrate", "nic", p.destB(), "--hostdev-policy=replug");
+            assertTrue(p.a.awaitExit(30));
+            await("nic running on b with its VF", () -> {
+                try {
+                    return "running".equals(state(p.b, "nic")) && "nic".equals(owner(p.b, DST_VF));
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            assertEquals("pciback", driver(p.a, SRC_VF), "in the source's pool while the source is down");
+            p.a.env("XENHOST_MIGRATION_HALT_AT", null).start();
+            await("the source copy gone and its VF back on igbvf", () -> {
+                try {
+                    return state(p.a, "nic") == null && "igbvf".equals(driver(p.a, SRC_VF));
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            assertNull(owner(p.a, SRC_VF));
+            assertTrue(p.b.ok("dumpconfig", "nic").contains(DST_VF));
+        }
+    }
 }
