@@ -218,6 +218,27 @@ class AdminSocketTest {
             return attachDevice(dom, bdf, o);
         }
 
+        public org.xenhost.migration.MigrationCookie migrateBegin(String dom, org.xenhost.migration.MigrationOptions options) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public org.xenhost.migration.MigrationCookie migratePrepare(org.xenhost.migration.MigrationCookie cookie) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public org.xenhost.migration.MigrationStats migratePerform(String dom, org.xenhost.migration.MigrationCookie cookie,
+                                                                    String destination) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public String migrateFinish(String migrationId) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public org.xenhost.migration.MigrationStats migrateConfirm(String migrationId) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
         public void close() {
         }
     }

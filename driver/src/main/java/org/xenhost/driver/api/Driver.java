@@ -1,5 +1,6 @@
 package org.xenhost.driver.api;
 
+import org.xenhost.migration.MigrationCookie;
 import org.xenhost.migration.MigrationOptions;
 import org.xenhost.migration.MigrationStats;
 
@@ -112,6 +113,39 @@ public interface Driver extends AutoCloseable {
      * A managed device goes back to its dom0 driver; an unmanaged one stays assignable.
      */
     DeviceChange detachDevice(String dom, String bdf, DeviceOptions options);
+    // ---- the phases of a migration (libvirt's v3 protocol); migrate() is begin, perform and confirm on the
+    //      source, with the destination's prepare and finish run by its listener when perform asks -----------
+
+    /**
+     * Begin, on the source: checks that the domain can go with these options (a guest with devices needs
+     * {@code --hostdev-policy=replug}) and returns the cookie (name, uuid, needs, devices). No side effect.
+     */
+    MigrationCookie migrateBegin(String dom, MigrationOptions options);
+
+    /**
+     * Prepare, on the destination: would this host take the guest now (stream version, name, memory, CPU features,
+     * a device for each passed-through one)? Returns the cookie with this host's device mapping or fails REFUSED
+     * with the reason. Called alone it reserves nothing; perform has the listener run it again and reserve.
+     */
+    MigrationCookie migratePrepare(MigrationCookie cookie);
+
+    /**
+     * Perform, on the source, peer to peer with the daemon at {@code destination}: prepare there, detach
+     * replugged devices, stream, and the commit handshake up to the destination's finish. Afterwards the guest
+     * runs at the destination and the copy here waits, paused, for {@link #migrateConfirm} (which the daemon does
+     * by itself if nobody does within a minute). A failure before the hand-over leaves the guest running here.
+     */
+    MigrationStats migratePerform(String dom, MigrationCookie cookie, String destination);
+
+    /**
+     * Finish, on the destination, of a migration whose source went away before saying go or abort: settles the
+     * incoming copy by the two journals (asking the source), never running it unless the source handed it over.
+     * Returns the destination's phase afterwards ({@code unpaused}, {@code destroyed}, or still {@code received}).
+     */
+    String migrateFinish(String migrationId);
+
+    /** Confirm, on the source, of a performed migration: the copy here is destroyed, its devices released. */
+    MigrationStats migrateConfirm(String migrationId);
 
     /** The modify job running on the domain, or the last one a daemon restart interrupted. */
     JobInfo jobInfo(String dom);

@@ -155,7 +155,8 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
         return root.toString();
     }
 
-    static ObjectNode pciJson(LibxlDevicePci d) {
+    /** One {@code pcidevs} entry of libxl's JSON for {@code d}. */
+    public static ObjectNode pciJson(LibxlDevicePci d) {
         ObjectNode o = JSON.createObjectNode();
         o.put("func", d.func());
         o.put("dev", d.dev());

@@ -108,6 +108,8 @@ public final class XenDriver implements Driver {
 
     /** Migrations in and out; settles what a previous daemon left open once the domains are reconciled. */
     private final MigrationService migrations;
+    /** Moves passed-through devices for {@code --hostdev-policy=replug}; null without a host-device manager. */
+    private final HostdevReplug replug;
     /** Outgoing migrations by domain uuid, for jobInfo. */
     private final Map<String, SourceSession> outgoing = new ConcurrentHashMap<>();
 
@@ -139,6 +141,7 @@ public final class XenDriver implements Driver {
      */
     public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, HostdevManager devices,
                      Path sysfsRoot, Transport transport, String endpoint) {
+        this.replug = devices == null ? null : new HostdevReplug(libxl, devices, sysfsRoot);
         this.libxl = libxl;
         this.store = new DomainStore(stateDir);
         this.jobs = jobs;
@@ -452,6 +455,9 @@ public final class XenDriver implements Driver {
             } catch (LibxlException ex) {
                 persist(r);
                 throw failed("start domain '" + r.name() + "'", ex);
+            } catch (RuntimeException ex) {
+                persist(r);
+                throw ex;
             }
             // 4. its devices, all or nothing: check all, detach all from dom0 (managed), reset all, attach all,
             //    mark active; the manager unwinds its own steps, so every device is back where it was on failure
@@ -945,30 +951,87 @@ public final class XenDriver implements Driver {
 
     @Override
     public MigrationStats migrate(String dom, String destination, MigrationOptions options) {
+        // peer to peer, in one job: begin and perform here, the destination's prepare (asked by perform) and
+        // finish (on "go"), then confirm here
+        return perform(dom, destination, options, null, true);
+    }
+
+    @Override
+    public MigrationCookie migrateBegin(String dom, MigrationOptions options) {
+        requireOptions(options);
+        Entry e = find(dom);
+        OutgoingGuest guest = outgoingGuest(domains.get(e.record().uuid()), options);
+        try {
+            return migrations.begin(guest, options);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationCookie migratePrepare(MigrationCookie cookie) {
+        if (cookie == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a migration cookie (from migrateBegin) is required");
+        }
+        try {
+            return migrations.prepare(cookie);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationStats migratePerform(String dom, MigrationCookie cookie, String destination) {
+        if (cookie == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a migration cookie (from migrateBegin) is required");
+        }
+        Entry e = find(dom);
+        if (!e.record().uuid().equalsIgnoreCase(cookie.uuid())) {
+            throw new DriverException(DriverError.INVALID_INPUT, "the cookie of migration " + cookie.id() + " is for domain "
+                    + cookie.name() + " (" + cookie.uuid() + "), not '" + e.record().name() + "'");
+        }
+        return perform(dom, destination, cookie.options(), cookie.id(), false);
+    }
+
+    @Override
+    public String migrateFinish(String migrationId) {
+        try {
+            return migrations.finish(migrationId).label();
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationStats migrateConfirm(String migrationId) {
+        try {
+            return migrations.confirm(migrationId);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    private static void requireOptions(MigrationOptions options) {
         if (options == null) {
             throw new DriverException(DriverError.INVALID_INPUT, "migration options are required");
         }
+    }
+
+    /**
+     * Perform as the domain's migrate-out job: the guest as it is now, then the session's perform (and its
+     * confirm when {@code confirm}); {@code id} is the begin cookie's, or null for a fresh one.
+     */
+    private MigrationStats perform(String dom, String destination, MigrationOptions options, String id, boolean confirm) {
+        requireOptions(options);
         Entry e = find(dom);
         try (Job job = begin(e, JobKind.MIGRATE_OUT)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = now.record();
-            OutgoingGuest guest;
-            if (options.offline()) {
-                if (r.state() != RunState.SHUT_OFF) {
-                    throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
-                            + "; --offline moves the definition of a shut-off domain");
-                }
-                guest = new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
-                        now.config().vcpus(), hostdevs(now));
-            } else {
-                requireLive(r);
-                String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
-                guest = new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
-                        hostdevs(now));
-            }
+            OutgoingGuest guest = outgoingGuest(now, options);
             SourceSession session;
             try {
-                session = migrations.outgoing(guest, destination, options);
+                session = id == null ? migrations.outgoing(guest, destination, options)
+                        : migrations.outgoing(guest, destination, options, id);
             } catch (MigrationException ex) {
                 throw driverError(ex);
             }
@@ -977,7 +1040,8 @@ public final class XenDriver implements Driver {
             outgoing.put(r.uuid(), session);
             job.onAbort(() -> session.abort("aborted by the operator"));
             try {
-                return session.run();
+                MigrationStats performed = session.perform();
+                return confirm ? session.confirm() : performed;
             } catch (MigrationException ex) {
                 throw driverError(ex);
             } finally {
@@ -991,8 +1055,42 @@ public final class XenDriver implements Driver {
         }
     }
 
-    private static List<String> hostdevs(Entry e) {
-        return e.config().pci().stream().map(p -> p.device().bdf().toString()).toList();
+    /** The guest a migration moves, as it is now (a running domain) or as defined (offline). */
+    private OutgoingGuest outgoingGuest(Entry now, MigrationOptions options) {
+        DomainRecord r = now.record();
+        if (options.offline()) {
+            if (r.state() != RunState.SHUT_OFF) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
+                        + "; --offline moves the definition of a shut-off domain");
+            }
+            return new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
+                    now.config().vcpus(), configuredDevices(now));
+        }
+        requireLive(r);
+        String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
+        return new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
+                attachedDevices(now, r.domid()));
+    }
+
+    /** The devices of a shut-off domain's definition (an offline migration moves the definition as it is). */
+    private static List<org.xenhost.migration.PassedDevice> configuredDevices(Entry e) {
+        return e.config().pci().stream().map(p -> new org.xenhost.migration.PassedDevice(p.device().bdf(), null, null,
+                p.device(), p.managed())).toList();
+    }
+
+    /** The devices a running domain has, as Xen lists them, described for a replug (or named in a refusal). */
+    private List<org.xenhost.migration.PassedDevice> attachedDevices(Entry e, int domid) {
+        if (replug == null) {
+            // no device manager: what Xen lists is still enough to refuse by name
+            List<org.xenhost.migration.PassedDevice> out = new ArrayList<>();
+            for (org.xenhost.libxl.LibxlDevicePci p : call("list the devices of '" + e.record().name() + "'", () -> libxl.pciList(domid))) {
+                out.add(new org.xenhost.migration.PassedDevice(p.bdf(), null, null, p, false));
+            }
+            return out;
+        }
+        Map<String, Boolean> managed = new HashMap<>();
+        e.config().pci().forEach(p -> managed.put(p.device().bdf(), p.managed()));
+        return call("describe the devices of '" + e.record().name() + "'", () -> replug.describe(domid, managed));
     }
 
     private static DriverException driverError(MigrationException ex) {
@@ -1060,6 +1158,16 @@ public final class XenDriver implements Driver {
                 if (root.has("name")) {
                     root.put("name", c.destinationName());
                 }
+                if (!c.replug().isEmpty()) {
+                    // the definition names this host's devices, with the options the guest had on the source
+                    com.fasterxml.jackson.databind.node.ArrayNode devs = root.putArray("pcidevs");
+                    for (org.xenhost.migration.PassedDevice d : c.hostdevs()) {
+                        String dst = c.replug().get(d.bdf());
+                        if (dst != null) {
+                            devs.add(DomainConfig.pciJson(HostdevReplug.at(d.spec(), org.xenhost.pci.PciAddress.parse(dst))));
+                        }
+                    }
+                }
                 String xlCfg = LibxlJson.toXlCfg(JSON.writeValueAsString(root));
                 DomainConfig cfg = parse(xlCfg, "configuration of " + c.destinationName() + " migrated from " + c.sourceHost())
                         .withUuid(UUID.fromString(c.uuid()));
@@ -1090,6 +1198,50 @@ public final class XenDriver implements Driver {
                 log.info("domain {} migrated away{}", e.record().name(), e.record().persistent() ? " and undefined here" : "");
             } else {
                 stopped(new Entry(e.record().withJob(null), e.config()), "migrated away; its definition stays");
+            }
+        }
+
+        @Override
+        public Map<String, String> planReplug(MigrationCookie c, Set<String> reserved) {
+            return replug == null ? MigrationHost.super.planReplug(c, reserved) : replug.plan(c, reserved);
+        }
+
+        @Override
+        public void unplugOutgoing(MigrationCookie c, int domid) {
+            if (replug == null) {
+                MigrationHost.super.unplugOutgoing(c, domid);
+            } else {
+                replug.unplug(c, domid);
+            }
+        }
+
+        @Override
+        public void replugOutgoing(MigrationCookie c, int domid) {
+            if (replug != null) {
+                replug.replug(c, domid);
+            }
+        }
+
+        @Override
+        public void releaseOutgoing(MigrationCookie c) {
+            if (replug != null) {
+                replug.release(c);
+            }
+        }
+
+        @Override
+        public void plugIncoming(MigrationCookie c, int domid) {
+            if (replug == null) {
+                MigrationHost.super.plugIncoming(c, domid);
+            } else {
+                replug.plug(c, domid);
+            }
+        }
+
+        @Override
+        public void unplugIncoming(MigrationCookie c) {
+            if (replug != null) {
+                replug.unplugIncoming(c);
             }
         }
 
