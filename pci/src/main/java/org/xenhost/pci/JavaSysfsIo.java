@@ -105,14 +105,7 @@ final class JavaSysfsIo implements SysfsIo {
                 return 0; // FIFO, socket, device node: opening could block; reads as empty
             }
             try (SeekableByteChannel ch = Files.newByteChannel(p, StandardOpenOption.READ)) {
-                if (!config) {
-                    return Math.max(ch.read(ByteBuffer.wrap(buf)), 0);
-                }
-                int n = Math.max(ch.read(ByteBuffer.wrap(buf, 0, ConfigSpace.CONVENTIONAL_SIZE)), 0);
-                if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
-                    return n;
-                }
-                return n + Math.max(ch.read(ByteBuffer.wrap(buf, n, buf.length - n)), 0);
+                return Math.max(ch.read(ByteBuffer.wrap(buf, 0, config ? ConfigSpace.EXTENDED_SIZE : buf.length)), 0);
             }
         } catch (IOException e) {
             return -errno(e, p);

@@ -41,9 +41,10 @@ interface SysfsIo {
         int read(String name, byte[] buf);
 
         /**
-         * Reads a {@code config} file: the 256-byte conventional space, then the rest only when that shows a PCI
-         * Express capability. Only PCIe functions have extended capabilities, and on real hardware every dword read
-         * is a config cycle (slow in a VM), so conventional functions are not charged for 4 KiB they cannot use.
+         * Reads a {@code config} file with one {@code read} of up to 4096 bytes. The kernel sizes that file to
+         * the function's config space (256 bytes for conventional functions, 4096 with extended space; 64 for an
+         * unprivileged reader), so a conventional function costs no extended-space config cycles; the caller
+         * keeps only the first 256 bytes of a function that turns out not to be PCI Express.
          *
          * @param buf at least 4096 bytes
          * @return bytes read (≥ 0) or {@code -errno}
