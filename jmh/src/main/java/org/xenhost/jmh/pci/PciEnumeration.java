@@ -26,10 +26,11 @@ import java.util.stream.Stream;
 
 /**
  * Enumerating a large sysfs tree ({@code fixtures/target/sysfs-large}, 4,500 functions, SR-IOV heavy) with
- * {@link SysfsPciReader#scan()}, against a baseline measured in the same run: a straightforward java.nio reader
- * of the same facts (each attribute with {@code Files.readAllBytes}, links with {@code readSymbolicLink}, the device
- * directory found with {@code toRealPath}). Scores are per whole tree; divide by the function count (printed in
- * setup) for µs per function.
+ * {@link SysfsPciReader#scan()}: {@code scan} as the CLI runs it (threads chosen from the CPU count),
+ * {@code scanOneThread} on the benchmark thread alone, against a baseline measured in the same run: a
+ * straightforward java.nio reader of the same facts (each attribute with {@code Files.readAllBytes}, links with
+ * {@code readSymbolicLink}, the device directory found with {@code toRealPath}). Scores are per whole tree; divide by
+ * the function count (printed in setup) for µs per function, or let {@code jmh/pci-vs-lspci.sh} do it.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -43,12 +44,14 @@ public class PciEnumeration {
     public String root;
 
     private SysfsPciReader reader;
+    private SysfsPciReader oneThread;
     private List<Path> links;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         Path r = Path.of(root);
         reader = new SysfsPciReader(r);
+        oneThread = new SysfsPciReader(r, 1);
         try (Stream<Path> s = Files.list(r.resolve("sys/bus/pci/devices"))) {
             links = s.sorted().toList();
         }
@@ -58,6 +61,11 @@ public class PciEnumeration {
     @Benchmark
     public PciInventory scan() {
         return reader.scan();
+    }
+
+    @Benchmark
+    public PciInventory scanOneThread() {
+        return oneThread.scan();
     }
 
     private static final String[] ATTRIBUTES = {"vendor", "device", "class", "revision", "subsystem_vendor",
