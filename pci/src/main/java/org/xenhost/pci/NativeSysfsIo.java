@@ -6,6 +6,7 @@ import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 
 import java.io.File;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -36,6 +37,9 @@ final class NativeSysfsIo implements SysfsIo {
     private static final class Scratch {
         final Memory data = new Memory(BUFFER);
         final Memory name = new Memory(PATH_MAX + 1);
+        // Direct-buffer views: copying through them is a plain memory copy, not a JNI call per copy.
+        final ByteBuffer dataView = data.getByteBuffer(0, BUFFER);
+        final ByteBuffer nameView = name.getByteBuffer(0, PATH_MAX + 1);
         int lastError;
 
         /** {@code s} as a NUL-terminated string in {@link #name}; null when too long (lastError set). */
@@ -50,8 +54,8 @@ final class NativeSysfsIo implements SysfsIo {
                 lastError = 36;
                 return null;
             }
-            name.write(0, b, 0, b.length);
-            name.setByte(b.length, (byte) 0);
+            nameView.put(0, b, 0, b.length);
+            nameView.put(b.length, (byte) 0);
             return name;
         }
     }
@@ -119,7 +123,7 @@ final class NativeSysfsIo implements SysfsIo {
             return null;
         }
         byte[] b = new byte[n];
-        s.data.read(0, b, 0, n);
+        s.dataView.get(0, b, 0, n);
         return new String(b, StandardCharsets.UTF_8);
     }
 
@@ -175,7 +179,7 @@ final class NativeSysfsIo implements SysfsIo {
                 if (n < 0) {
                     return -Native.getLastError();
                 }
-                s.data.read(0, buf, 0, n);
+                s.dataView.get(0, buf, 0, n);
                 return n;
             } finally {
                 NativeSysfsIo.close(f);
