@@ -105,7 +105,14 @@ final class JavaSysfsIo implements SysfsIo {
                 return 0; // FIFO, socket, device node: opening could block; reads as empty
             }
             try (SeekableByteChannel ch = Files.newByteChannel(p, StandardOpenOption.READ)) {
-                return Math.max(ch.read(ByteBuffer.wrap(buf, 0, config ? ConfigSpace.EXTENDED_SIZE : buf.length)), 0);
+                if (!config) {
+                    return Math.max(ch.read(ByteBuffer.wrap(buf)), 0);
+                }
+                int n = Math.max(ch.read(ByteBuffer.wrap(buf, 0, ConfigSpace.CONVENTIONAL_SIZE)), 0);
+                if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
+                    return n;
+                }
+                return n + Math.max(ch.read(ByteBuffer.wrap(buf, n, Math.min(buf.length, ConfigSpace.EXTENDED_SIZE) - n)), 0);
             }
         } catch (IOException e) {
             return -errno(e, p);

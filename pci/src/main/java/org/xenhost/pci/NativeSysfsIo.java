@@ -193,7 +193,33 @@ final class NativeSysfsIo implements SysfsIo {
 
         @Override
         public int readConfig(String name, byte[] buf) {
-            return readOnce(name, buf, ConfigSpace.EXTENDED_SIZE);
+            Scratch s = scratch.get();
+            Pointer p = attributeName(s, name);
+            if (p == null) {
+                return -s.lastError;
+            }
+            int f = openat(fd, p, READ_FLAGS);
+            if (f < 0) {
+                return -Native.getLastError();
+            }
+            try {
+                int n = (int) NativeSysfsIo.read(f, s.data, ConfigSpace.CONVENTIONAL_SIZE);
+                if (n < 0) {
+                    return -Native.getLastError();
+                }
+                s.dataView.get(0, buf, 0, n);
+                if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
+                    return n;
+                }
+                int m = (int) NativeSysfsIo.read(f, s.data.share(n), Math.min(buf.length, BUFFER) - n);
+                if (m < 0) {
+                    return n; // extended space unreadable: decode the conventional part
+                }
+                s.dataView.get(n, buf, n, m);
+                return n + m;
+            } finally {
+                NativeSysfsIo.close(f);
+            }
         }
 
         @Override

@@ -475,9 +475,6 @@ public final class SysfsPciReader {
 
         private void readConfig() {
             int n = readFile("config", true);
-            if (n > ConfigSpace.CONVENTIONAL_SIZE && !ConfigSpace.isPciExpress(buf)) {
-                n = ConfigSpace.CONVENTIONAL_SIZE; // extended space is decoded for PCI Express functions only
-            }
             if (n == -1 && !checkGone()) {
                 warnings.add("no config file; capabilities unknown");
             }
