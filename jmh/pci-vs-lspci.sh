@@ -43,15 +43,19 @@ if [ "${JMH:-1}" != 0 ]; then
   java ${JMH_JAVA_OPTS:-} -jar "$bench" 'org.xenhost.jmh.pci.PciEnumeration' -p root="$tree" \
     -wi 2 -w 2s -i 3 -r 2s -f 1 -rf json -rff "$tmp/jmh.json" >"$tmp/jmh.log" 2>&1 \
     || { cat "$tmp/jmh.log" >&2; exit 1; }
-  echo "JMH (warm JVM, ms per tree -> us per function; error is JMH's 99.9% interval):"
+  echo "JMH (warm JVM; wall: ms per tree -> us per function, error is JMH's 99.9% interval; CPU: process CPU per function):"
   python3 - "$tmp/jmh.json" "$n" <<'PY'
 import json, sys
 n = int(sys.argv[2])
 for b in json.load(open(sys.argv[1])):
     m = b["primaryMetric"]
     name = b["benchmark"].rsplit(".", 1)[1]
-    print(f"  {name:14s} {m['score']:9.1f} ms/tree  {m['score'] * 1000 / n:8.1f} us/function  (+- {m['scoreError'] * 1000 / n:.1f})")
+    sec = b.get("secondaryMetrics", {})
+    cpu = sec["cpuNanos"]["score"] / sec["functions"]["score"] / 1000 if sec.get("functions", {}).get("score") else float("nan")
+    print(f"  {name:14s} {m['score']:9.1f} ms/tree  wall {m['score'] * 1000 / n:8.1f} us/function (+- {m['scoreError'] * 1000 / n:.1f})"
+          f"  CPU {cpu:7.1f} us/function")
     open(sys.argv[1] + "." + name, "w").write(str(m["score"] * 1000 / n))
+    open(sys.argv[1] + "." + name + ".cpu", "w").write(str(cpu))
 PY
 fi
 
@@ -115,8 +119,9 @@ print(f"file-system calls per function: lspci {fs_lspci / n:.1f}, xenhost reader
 print("ratios (lspci / xenhost; above 1 means xenhost is faster):")
 print(f"  whole process, wall {lw / ow:.2f}, CPU {lc / oc:.2f}; without JVM start, wall {lw / (ow - jw):.2f}, CPU {lc / (oc - jc):.2f}")
 for name in ("scan", "scanOneThread", "baselineNio"):
-    v = get("jmh.json." + name)
+    v, c = get("jmh.json." + name), get("jmh.json." + name + ".cpu")
     if v:
-        print(f"  JMH {name:14s} {v:7.1f} us per function: lspci wall / this = {us(lw) / v:.2f}")
+        print(f"  JMH {name:14s} wall {v:7.1f} us per function: lspci wall / this = {us(lw) / v:.2f};"
+              f" CPU {c:7.1f} us per function: lspci CPU / this = {us(lc) / c:.2f}")
 PY
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
