@@ -65,7 +65,8 @@ public final class SysfsPciReader {
 
     /**
      * Test seam: runs between the steps of a scan, so a test can remove or alter a device deterministically at
-     * the moment a real hot-unplug would race with the reader.
+     * the moment a real hot-unplug would race with the reader. {@link #afterOpen} runs on whichever thread reads
+     * the function (a scan of many functions uses several).
      */
     interface ScanHook {
         ScanHook NONE = new ScanHook() {
