@@ -215,7 +215,16 @@ class PassthroughProcessTest {
     @Test
     void attachAndDetachDeviceThroughTheSocketLiveAndInTheDefinition() throws Exception {
         try (DaemonProcess d = daemon().start()) {
-            d.ok("define", cfg("web").toString());
+            // a domain started without passthrough has no IOMMU context in Xen: refused before anything moves
+            d.ok("define", cfg("plain").toString());
+            d.ok("create", "plain");
+            assertFails(d.cli("attach-device", "plain", "04:00.0,managed=yes"), 2, "passthrough = \"enabled\"");
+            assertEquals("mpt3sas", driver(SAS), "the refused device stayed with its dom0 driver");
+            d.ok("destroy", "plain");
+
+            Path web = cfg("web");
+            Files.writeString(web, Files.readString(web) + "passthrough = \"enabled\"\n");
+            d.ok("define", web.toString());
             d.ok("create", "web");
             // live, managed: taken from dom0 now, given back at detach
             String attached = d.ok("attach-device", "web", "04:00.0,managed=yes");

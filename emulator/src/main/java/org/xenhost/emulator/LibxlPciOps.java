@@ -275,6 +275,13 @@ final class LibxlPciOps {
         String bdf = pci.bdf();
         String key = PciBackendStore.libxlPci(pci);
         boolean hvm = dom.config().type() == DomainType.HVM;
+        if (!dom.config().passthroughEnabled()) {
+            // Xen gives a domain an IOMMU context only when it is created with passthrough on (libxl does that by
+            // itself when pcidevs is non-empty); a device for any other domain fails in xc_assign_device
+            throw new LibxlException(LibxlError.FAIL, "libxl_pci.c: Domain " + domid + ":xc_assign_device failed: "
+                    + "Operation not supported (the domain was created without passthrough; set "
+                    + "passthrough=\"enabled\" or list a device in its config)");
+        }
         Deque<Undo> undo = new ArrayDeque<>();
         try {
             // 2. HVM: can the IOMMU take it?

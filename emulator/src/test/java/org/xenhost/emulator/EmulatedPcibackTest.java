@@ -103,6 +103,26 @@ class EmulatedPcibackTest {
     }
 
     @Test
+    void aDomainCreatedWithoutPassthroughCannotTakeADevice() throws Exception {
+        // Xen gives a domain an IOMMU context only when libxl creates it with passthrough on: explicitly, or by
+        // default when its config lists PCI devices; hotplug into any other domain fails in xc_assign_device
+        host.assignableAdd(NIC_PCI, true);
+        int plain = host.createDomain("{\"name\":\"plain\",\"type\":\"hvm\",\"memory\":8}", false);
+        LibxlException e = assertThrows(LibxlException.class, () -> host.pciAdd(plain, NIC_PCI));
+        assertEquals(LibxlError.FAIL, e.error());
+        assertTrue(e.getMessage().contains("xc_assign_device failed: Operation not supported"), e.getMessage());
+        assertTrue(host.pciList(plain).isEmpty());
+        assertEquals(List.of(NIC), host.assignableList().stream().map(LibxlDevicePci::bdf).toList(),
+                "the device stays assignable");
+        int disabled = host.createDomain("{\"c_info\":{\"name\":\"off\",\"type\":\"hvm\",\"passthrough\":\"disabled\"},"
+                + "\"b_info\":{\"max_memkb\":8192,\"max_vcpus\":1}}", false);
+        assertThrows(LibxlException.class, () -> host.pciAdd(disabled, NIC_PCI));
+        int listed = host.createDomain("{\"c_info\":{\"name\":\"listed\",\"type\":\"hvm\"},"
+                + "\"b_info\":{\"max_memkb\":8192,\"max_vcpus\":1},\"pcidevs\":[]}", false);
+        assertThrows(LibxlException.class, () -> host.pciAdd(listed, NIC_PCI), "an empty pcidevs is no passthrough");
+    }
+
+    @Test
     void assignableMeansBoundToPcibackAndNotInUse() throws Exception {
         host.assignableAdd(NIC_PCI, true);
         int domid = host.createDomain(TestHosts.config("guest", "hvm", 8, 0, 0), false);

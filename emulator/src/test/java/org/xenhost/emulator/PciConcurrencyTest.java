@@ -85,7 +85,7 @@ class PciConcurrencyTest {
         // another device goes all the way to a guest and back, with two resets of its own
         pool.submit(() -> {
             host.assignableAdd(pci(AUDIO), true);
-            int domid = host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16}", false);
+            int domid = host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16,\"passthrough\":\"enabled\"}", false);
             host.pciAdd(domid, pci(AUDIO));
             assertEquals(List.of(AUDIO), host.pciList(domid).stream().map(LibxlDevicePci::bdf).toList());
             host.pciRemove(domid, pci(AUDIO), false);
@@ -132,8 +132,8 @@ class PciConcurrencyTest {
         }
         assertEquals(32, vfs.size());
         int[] domids = {
-            host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16}", false),
-            host.createDomain("{\"name\":\"g2\",\"type\":\"hvm\",\"memory\":16}", false)};
+            host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16,\"passthrough\":\"enabled\"}", false),
+            host.createDomain("{\"name\":\"g2\",\"type\":\"hvm\",\"memory\":16,\"passthrough\":\"enabled\"}", false)};
         int threads = 8;
         ExecutorService workers = Executors.newFixedThreadPool(threads);
         try {
@@ -227,7 +227,7 @@ class PciConcurrencyTest {
         host = TestHosts.open(tmp.resolve("host"), sysfs);
         EmulatedKernel kernel = host.kernel();
         host.assignableAdd(pci(NIC), true);
-        int domid = host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16}", false);
+        int domid = host.createDomain("{\"name\":\"g1\",\"type\":\"hvm\",\"memory\":16,\"passthrough\":\"enabled\"}", false);
         CountDownLatch parked = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         kernel.setResetHook(bdf -> {

@@ -22,7 +22,7 @@ final class TestHosts {
         return "{\"name\":\"" + name + "\",\"type\":\"" + type + "\",\"memory\":" + memoryMiB + ",\"vcpus\":2"
                 + ",\"emulated_dirty_rate\":" + dirtyRate
                 + (workingSet > 0 ? ",\"emulated_working_set\":" + workingSet : "")
-                + ",\"emulated_seed\":42}";
+                + ",\"emulated_seed\":42,\"passthrough\":\"enabled\"}";
     }
 
     static void sleep(Duration d) {

@@ -117,7 +117,7 @@ final class EmulatedHost implements AutoCloseable {
     }
 
     int createDomain(String name, String type) throws LibxlException {
-        return libxl.createDomain("{\"name\":\"" + name + "\",\"memory\":16,\"type\":\"" + type + "\"}", true);
+        return libxl.createDomain("{\"name\":\"" + name + "\",\"memory\":16,\"passthrough\":\"enabled\",\"type\":\"" + type + "\"}", true);
     }
 
     /** The driver sysfs shows for a device, or null. */

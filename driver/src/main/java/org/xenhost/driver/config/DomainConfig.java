@@ -43,6 +43,18 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}");
     private static final Pattern RATE = Pattern.compile("(\\d+)\\s*([KkMmGg]?)(i?B?)(/s)?");
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** xl.cfg's {@code passthrough} values (libxl_passthrough without its internal default). */
+    private static final List<String> PASSTHROUGH_MODES = List.of("disabled", "enabled", "sync_pt", "share_pt");
+
+    /**
+     * Whether Xen will create this domain with an IOMMU context, which it needs before any PCI device can be
+     * assigned to it, at start or later by hotplug: xl.cfg's {@code passthrough} when given, else on exactly when
+     * {@code pci} lists a device (libxl's default).
+     */
+    public boolean passthroughEnabled() {
+        String mode = cfg.string("passthrough");
+        return mode != null ? !mode.equals("disabled") : !pci.isEmpty();
+    }
 
     public DomainConfig {
         Objects.requireNonNull(cfg, "cfg");
@@ -95,6 +107,15 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
             throw new XlCfgException(src, cfg.lineOf("maxvcpus"), "maxvcpus (" + maxVcpus + ") is less than vcpus (" + vcpus + ")");
         }
         List<DomainPci> pci = pci(cfg);
+        String passthrough = cfg.string("passthrough");
+        if (passthrough != null && !PASSTHROUGH_MODES.contains(passthrough)) {
+            throw new XlCfgException(src, cfg.lineOf("passthrough"), "passthrough must be one of " + PASSTHROUGH_MODES
+                    + ", got \"" + passthrough + "\"");
+        }
+        if ("disabled".equals(passthrough) && !pci.isEmpty()) {
+            throw new XlCfgException(src, cfg.lineOf("passthrough"), "passthrough is \"disabled\" but pci lists "
+                    + pci.size() + " device(s): remove one or the other");
+        }
         long rate = dirtyRate(cfg);
         return new DomainConfig(cfg, name, uuid, type, memory, maxmem, (int) vcpus, (int) maxVcpus,
                 cfg.string("kernel"), cfg.string("ramdisk"), cmdline(cfg), pci, rate);
@@ -124,6 +145,16 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
         cInfo.put("name", name);
         if (uuid != null) {
             cInfo.put("uuid", uuid.toString());
+        }
+        String mode = cfg.string("passthrough");
+        if (mode != null) {
+            cInfo.put("passthrough", mode);
+        } else if (!pci.isEmpty()) {
+            // Xen lets devices be assigned only to a domain created with an IOMMU context. libxl turns that on by
+            // itself when pcidevs is non-empty, but xenhost creates the domain without pcidevs and hands the
+            // devices over afterwards (the host-device manager's all-or-nothing start), so it must ask for it:
+            // without it the hand-over fails in xc_assign_device with EOPNOTSUPP (seen on real Xen 4.17).
+            cInfo.put("passthrough", "enabled");
         }
         ObjectNode bInfo = root.putObject("b_info");
         bInfo.put("max_vcpus", maxVcpus);

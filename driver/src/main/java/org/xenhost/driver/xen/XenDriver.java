@@ -821,6 +821,13 @@ public final class XenDriver implements Driver {
             //    back when it leaves), an unmanaged one must already be assignable (or seize=1)
             List<String> moved = List.of(pci.device().bdf());
             List<String> resets = new ArrayList<>();
+            if (scope.live() && !now.config().passthroughEnabled()) {
+                // refused here rather than by xc_assign_device's bare "Operation not supported"
+                throw new DriverException(DriverError.INVALID_INPUT, "domain '" + r.name() + "' was started without PCI "
+                        + "passthrough: Xen assigns devices only to domains created with an IOMMU context. Add "
+                        + "passthrough = \"enabled\" (or the device itself) to its configuration and start it again; "
+                        + "--config alone adds the device for its next start");
+            }
             if (scope.live()) {
                 job.phase("hot-plugging " + pci.device().bdf());
                 String domid = String.valueOf(r.domid());

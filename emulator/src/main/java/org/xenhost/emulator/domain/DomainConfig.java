@@ -131,4 +131,25 @@ public record DomainConfig(String name, UUID uuid, DomainType type, long memoryB
         }
         return n;
     }
+
+    /**
+     * Whether Xen would have given this domain an IOMMU context (XEN_DOMCTL_CDF_iommu): libxl turns passthrough on
+     * when {@code c_info.passthrough} asks for it or, left at default, when the config lists PCI devices.
+     */
+    public boolean passthroughEnabled() {
+        if (json == null) {
+            return false;
+        }
+        try {
+            JsonNode root = JSON.readTree(json);
+            String mode = root.path("c_info").path("passthrough").asText(root.path("passthrough").asText("default"));
+            if (!mode.equals("default")) {
+                return !mode.equals("disabled");
+            }
+            JsonNode devs = root.path("pcidevs");
+            return devs.isArray() && devs.size() > 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
 }
