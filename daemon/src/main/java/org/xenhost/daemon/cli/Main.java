@@ -37,6 +37,7 @@ import java.io.PrintWriter;
                 DeviceCommands.Attach.class,
                 DeviceCommands.Detach.class,
                 MigrateCommand.class,
+                DemoCommand.class,
         })
 public final class Main implements Runnable {
     /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */

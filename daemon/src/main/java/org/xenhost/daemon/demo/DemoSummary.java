@@ -1,0 +1,83 @@
+package org.xenhost.daemon.demo;
+
+import java.util.List;
+
+/**
+ * What {@code xenhost demo} did, as {@code --json} prints it (one document) and the text summary shows it. Times
+ * are milliseconds, sizes bytes.
+ *
+ * @param workDir     the throwaway working directory (gone when this is printed, see {@code cleanup})
+ * @param hosts       the two daemons
+ * @param guest       the guest and its device
+ * @param started     the guest's first start, on the source
+ * @param saveRestore the save to a file on the source and the restore from it
+ * @param migration   the live migration to the destination
+ * @param replug      how the passed-through device followed the guest
+ * @param devices     where each device ended
+ * @param totalMs     the whole demo, cleanup included
+ * @param cleanup     what the demo checked after cleaning up
+ */
+public record DemoSummary(String workDir, List<Host> hosts, Guest guest, Started started, SaveRestore saveRestore,
+                          Migration migration, Replug replug, List<Device> devices, long totalMs, Cleanup cleanup) {
+
+    /** One xenhostd child process. */
+    public record Host(String name, long pid, String adminSocket, String migrationEndpoint, long readyMs) {
+    }
+
+    /** The demo guest as defined. */
+    public record Guest(String name, String uuid, long memoryMiB, int vcpus, long dirtyRateBytesPerSecond,
+                        String device, String vendorDevice) {
+    }
+
+    /** The guest running on the source after {@code define} + {@code create}. */
+    public record Started(String host, int domid, String state, List<String> devices, long ms) {
+    }
+
+    /**
+     * {@code save} then {@code restore} on the source.
+     *
+     * @param bytes       size of the save file (xl header + libxl stream v2)
+     * @param pages       guest pages with contents in it
+     * @param domidAfter  the restored domain's new domid
+     * @param stateAfter  its state after the restore
+     */
+    public record SaveRestore(String host, String file, long bytes, long pages, long saveMs, long restoreMs,
+                              int domidBefore, int domidAfter, String stateAfter) {
+    }
+
+    /**
+     * The live migration as the source's migrate job reported it at the end.
+     *
+     * @param passes                  pre-copy passes (iterations) over memory, the final one included
+     * @param memoryBytes             the guest's memory size
+     * @param sourceStateAfter        the guest on the source afterwards; null = gone
+     * @param destinationStateAfter   the guest on the destination afterwards
+     */
+    public record Migration(String from, String to, String outcome, long bytes, long pages, int passes, long totalMs,
+                            long downtimeMs, long memoryBytes, String sourceStateAfter, String destinationStateAfter,
+                            int destinationDomid) {
+    }
+
+    /**
+     * The device's unplug on the source and plug on the destination.
+     *
+     * @param via how: "definition" while the driver has no attach/detach of its own (the guest's definition is
+     *            updated), later "hostdev-policy"
+     */
+    public record Replug(String guest, String detachedHost, String detachedBdf, String attachedHost, String attachedBdf,
+                         String vendorDevice, String via) {
+    }
+
+    /**
+     * A passed-through device as the demo left it.
+     *
+     * @param driver the dom0 driver it is bound to (pciback = assignable)
+     * @param guest  the domain that has it in its configuration, or null
+     */
+    public record Device(String host, String bdf, String vendorDevice, String driver, String guest) {
+    }
+
+    /** The demo's own check that nothing outlives it. */
+    public record Cleanup(boolean daemonsStopped, boolean workDirRemoved) {
+    }
+}
