@@ -106,9 +106,18 @@ public final class DemoCommand implements Callable<Integer> {
                 + "); run from a xenhost checkout or pass --sysfs-root DIR");
     }
 
-    /** The child daemons run on this JVM, with a heap the size xenhostd is meant to live in. */
+    /**
+     * The child daemons run on this JVM, with a heap the size xenhostd is meant to live in, and the launcher's
+     * {@code XENHOST_JAVA_OPTS} after that (later options win).
+     */
     private static List<String> childJava() {
-        return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-XX:+UseSerialGC");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-XX:+UseSerialGC"));
+        String opts = System.getenv("XENHOST_JAVA_OPTS");
+        if (opts != null && !opts.isBlank()) {
+            cmd.addAll(List.of(opts.trim().split("\\s+")));
+        }
+        return cmd;
     }
 
     /** This program's class path, absolute (the children may not share our working directory's meaning). */

@@ -4,6 +4,7 @@ import org.xenhost.daemon.admin.RemoteDriver;
 import org.xenhost.driver.api.DomainDetails;
 import org.xenhost.driver.api.DomainSummary;
 import org.xenhost.driver.api.Driver;
+import org.xenhost.driver.api.HostDescription;
 import org.xenhost.driver.api.SaveResult;
 import org.xenhost.driver.config.DomainConfig;
 import org.xenhost.driver.config.XlCfgParser;
@@ -23,6 +24,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * {@code xenhost demo}, step by step:
@@ -144,6 +147,10 @@ public final class DemoRun {
         }
         Driver src = RemoteDriver.connect(a.socket());
         Driver dst = RemoteDriver.connect(b.socket());
+        // host facts (OSHI) take each daemon a few seconds the first time; a migration needs them (CPU flags in
+        // the cookie), so they are read now, while the guest starts, and shown with the hosts in step 5
+        CompletableFuture<HostDescription> factsA = CompletableFuture.supplyAsync(src::hostInfo);
+        CompletableFuture<HostDescription> factsB = CompletableFuture.supplyAsync(dst::hostInfo);
 
         // 4. the guest: define, start
         console.step(4, STEPS, "Guest '" + GUEST + "' on " + SOURCE + ": " + settings.memoryMiB() + " MiB dirtied at "
@@ -162,7 +169,9 @@ public final class DemoRun {
         DomainConfig parsed = DomainConfig.from(XlCfgParser.parse(cfgFile.toString(), cfg));
 
         // 5. both hosts
-        console.step(5, STEPS, "Both hosts: domains and PCI devices");
+        console.step(5, STEPS, "Both hosts: what they are, their domains and PCI devices");
+        showFacts(a, join(factsA));
+        showFacts(b, join(factsB));
         show(a, src);
         show(b, dst);
 
@@ -269,6 +278,23 @@ public final class DemoRun {
     private ChildDaemon daemon(String name, Path dir, Path tree, Path pki) {
         return new ChildDaemon(name, settings.java(), settings.classPath(), dir.resolve(name), dir.resolve(name + ".sock"),
                 tree, pki, "CN=host-*");
+    }
+
+    private void showFacts(ChildDaemon host, HostDescription h) {
+        console.say(String.format("%s: Xen %s, %d MiB free of %d MiB, %d CPUs, IOMMU %s (its driver's hostInfo)",
+                host.name(), h.xenVersion(), h.freeMemoryMiB(), h.totalMemoryMiB(), h.cpus(),
+                h.iommu() ? "yes" : "no"));
+    }
+
+    private static <T> T join(CompletableFuture<T> f) throws InterruptedException {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
     }
 
     private void show(ChildDaemon host, Driver d) {

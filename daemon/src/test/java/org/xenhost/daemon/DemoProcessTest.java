@@ -1,0 +1,257 @@
+package org.xenhost.daemon;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.xenhost.daemon.cli.Main;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code xenhost demo} as an operator runs it: a separate JVM (this test's class path, as {@code ./xenhost demo}
+ * runs the jar) that starts two xenhostd children of its own. The summary must say what happened, and once the
+ * demo process has exited, none of its child processes may be alive and its working directory must be gone —
+ * after a normal end and after Ctrl-C (SIGINT) in the middle of the migration.
+ */
+@Timeout(600)
+class DemoProcessTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern WORK_DIR = Pattern.compile("working directory (\\S+) ");
+
+    /** The demo process, its output as it comes, and every descendant process seen while it ran. */
+    private static final class Demo implements AutoCloseable {
+        final Process process;
+        final StringBuffer out = new StringBuffer();
+        final StringBuffer err = new StringBuffer();
+        final Set<ProcessHandle> descendants = ConcurrentHashMap.newKeySet();
+
+        Demo(String... args) throws IOException {
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "demo"));
+            cmd.addAll(List.of(args));
+            process = new ProcessBuilder(cmd).start();
+            pump(process.getInputStream(), out, "demo-stdout");
+            pump(process.getErrorStream(), err, "demo-stderr");
+            Thread watch = new Thread(() -> {
+                // children are recorded while they live, so the test can check afterwards that none survived
+                while (process.isAlive()) {
+                    process.descendants().forEach(descendants::add);
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "demo-children");
+            watch.setDaemon(true);
+            watch.start();
+        }
+
+        private static void pump(InputStream in, StringBuffer into, String name) {
+            Thread t = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        into.append(line).append('\n');
+                    }
+                } catch (IOException ignored) {
+                    // the process ended
+                }
+            }, name);
+            t.setDaemon(true);
+            t.start();
+        }
+
+        /** Waits for a line of the narrative (stdout or stderr) that matches. */
+        void awaitLine(Predicate<String> want, String what) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+            while (System.nanoTime() < deadline) {
+                for (String l : (out + "\n" + err).split("\n")) {
+                    if (want.test(l)) {
+                        return;
+                    }
+                }
+                if (!process.isAlive()) {
+                    throw new AssertionError("the demo ended before " + what + ":\n" + transcript());
+                }
+                Thread.sleep(50);
+            }
+            throw new AssertionError("timed out waiting for " + what + ":\n" + transcript());
+        }
+
+        int awaitExit() throws InterruptedException {
+            if (!process.waitFor(300, TimeUnit.SECONDS)) {
+                throw new AssertionError("the demo did not end:\n" + transcript());
+            }
+            return process.exitValue();
+        }
+
+        Path workDir() {
+            Matcher m = WORK_DIR.matcher(out + "\n" + err);
+            if (!m.find()) {
+                throw new AssertionError("the demo did not say where it works:\n" + transcript());
+            }
+            return Path.of(m.group(1));
+        }
+
+        String transcript() {
+            return "--- stdout\n" + out + "--- stderr\n" + err;
+        }
+
+        @Override
+        public void close() {
+            // only if a test failed half-way: leave nothing behind on the build machine either
+            descendants.forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+        }
+    }
+
+    /** Nothing the demo started is alive and its working directory is gone. */
+    private static void assertNothingLeft(Demo demo, Path workDir) {
+        assertFalse(demo.descendants.isEmpty(), "the demo's daemons were seen running\n" + demo.transcript());
+        for (ProcessHandle p : demo.descendants) {
+            assertFalse(p.isAlive(), "child process " + p.pid() + " " + p.info().commandLine().orElse("")
+                    + " outlived the demo\n" + demo.transcript());
+        }
+        assertFalse(Files.exists(workDir), workDir + " is still there\n" + demo.transcript());
+    }
+
+    @Test
+    void demoRunsEverythingAndPrintsOneJsonSummary() throws Exception {
+        try (Demo demo = new Demo("--json")) {
+            int exit = demo.awaitExit();
+            assertEquals(0, exit, demo.transcript());
+            JsonParser parser = JSON.createParser(demo.out.toString());
+            JsonNode s = JSON.readTree(parser);
+            assertNull(parser.nextToken(), "stdout holds one JSON document and nothing else:\n" + demo.out);
+
+            // both daemons came up, each with its own TLS migration port on loopback
+            JsonNode hosts = s.path("hosts");
+            assertEquals(2, hosts.size(), s.toString());
+            assertEquals("host-a", hosts.get(0).path("name").asText());
+            assertEquals("host-b", hosts.get(1).path("name").asText());
+            for (JsonNode h : hosts) {
+                assertTrue(h.path("pid").asLong() > 0, h.toString());
+                assertTrue(h.path("migrationEndpoint").asText().matches("127\\.0\\.0\\.1:\\d+"), h.toString());
+            }
+            assertNotEquals(hosts.get(0).path("migrationEndpoint"), hosts.get(1).path("migrationEndpoint"));
+
+            // the guest ran on the source with its device
+            JsonNode guest = s.path("guest");
+            String device = guest.path("device").asText();
+            assertEquals(256, guest.path("memoryMiB").asLong());
+            assertEquals(20L << 20, guest.path("dirtyRateBytesPerSecond").asLong());
+            assertEquals("host-a", s.path("started").path("host").asText());
+            assertEquals("running", s.path("started").path("state").asText());
+            assertTrue(s.path("started").path("devices").toString().contains(device), s.toString());
+
+            // save/restore round trip: a save file with the guest's pages, the guest back running as a new domain
+            JsonNode sr = s.path("saveRestore");
+            assertTrue(sr.path("bytes").asLong() > sr.path("pages").asLong() * 4096 && sr.path("pages").asLong() > 0, sr.toString());
+            assertEquals(s.path("started").path("domid").asInt(), sr.path("domidBefore").asInt());
+            assertNotEquals(sr.path("domidBefore").asInt(), sr.path("domidAfter").asInt(), sr.toString());
+            assertEquals("running", sr.path("stateAfter").asText());
+
+            // the live migration: completed, pre-copy re-sent what the guest dirtied meanwhile (more passes, and
+            // more bytes than the whole memory image the save wrote a moment earlier), downtime reported
+            JsonNode m = s.path("migration");
+            assertEquals("completed", m.path("outcome").asText(), m.toString());
+            assertTrue(m.path("passes").asInt() >= 2, m.toString());
+            assertTrue(m.path("bytes").asLong() >= m.path("pages").asLong() * 4096, m.toString());
+            assertTrue(m.path("bytes").asLong() > sr.path("bytes").asLong(), "migration moved more than one memory image: " + s);
+            assertEquals(256L << 20, m.path("memoryBytes").asLong());
+            assertTrue(m.path("downtimeMs").asLong() >= 0 && m.path("downtimeMs").asLong() <= m.path("totalMs").asLong(), m.toString());
+            // the guest runs on the destination and is gone from the source
+            assertEquals("running", m.path("destinationStateAfter").asText(), m.toString());
+            assertTrue(m.path("sourceStateAfter").isNull(), m.toString());
+
+            // the device: unplugged on the source, a device of the same model plugged in on the destination
+            JsonNode r = s.path("replug");
+            assertEquals("host-a", r.path("detachedHost").asText());
+            assertEquals(device, r.path("detachedBdf").asText());
+            assertEquals("host-b", r.path("attachedHost").asText());
+            assertEquals(guest.path("vendorDevice").asText(), r.path("vendorDevice").asText());
+            JsonNode devs = s.path("devices");
+            assertEquals(2, devs.size(), devs.toString());
+            assertEquals("host-a", devs.get(0).path("host").asText());
+            assertEquals(device, devs.get(0).path("bdf").asText());
+            assertTrue(devs.get(0).path("guest").isNull(), "the source device is free again: " + devs);
+            assertEquals("pciback", devs.get(0).path("driver").asText(), devs.toString());
+            assertEquals("host-b", devs.get(1).path("host").asText());
+            assertEquals(r.path("attachedBdf").asText(), devs.get(1).path("bdf").asText());
+            assertEquals("demo", devs.get(1).path("guest").asText(), devs.toString());
+            assertEquals("pciback", devs.get(1).path("driver").asText(), devs.toString());
+
+            // the narrative and the migrate command's progress went to stderr
+            assertTrue(demo.err.toString().contains("[7/8]") && demo.err.toString().contains("streaming"), demo.transcript());
+
+            // nothing left: the demo's own check, and ours from outside
+            assertTrue(s.path("cleanup").path("daemonsStopped").asBoolean() && s.path("cleanup").path("workDirRemoved").asBoolean(), s.toString());
+            Path workDir = Path.of(s.path("workDir").asText());
+            assertEquals(demo.workDir(), workDir);
+            for (JsonNode h : hosts) {
+                assertFalse(ProcessHandle.of(h.path("pid").asLong()).map(ProcessHandle::isAlive).orElse(false), h.toString());
+            }
+            assertNothingLeft(demo, workDir);
+        }
+    }
+
+    @Test
+    void ctrlCDuringTheMigrationStopsTheDaemonsAndRemovesEverything() throws Exception {
+        try (Demo demo = new Demo()) {
+            demo.awaitLine(l -> l.contains(" migrate demo 127.0.0.1:"), "the migration to start");
+            Path workDir = demo.workDir();
+            assertTrue(Files.isDirectory(workDir), demo.transcript());
+            assertTrue(demo.process.descendants().count() >= 2, "two daemons running\n" + demo.transcript());
+            // Ctrl-C at a terminal: SIGINT (Process.destroy would send SIGTERM)
+            Process kill = new ProcessBuilder("kill", "-INT", String.valueOf(demo.process.pid())).inheritIO().start();
+            assertEquals(0, kill.waitFor());
+            int exit = demo.awaitExit();
+            assertEquals(130, exit, "the JVM's exit status after SIGINT\n" + demo.transcript());
+            assertTrue(demo.err.toString().contains("interrupted: stopping the demo's daemons"), demo.transcript());
+            assertNothingLeft(demo, workDir);
+        }
+    }
+
+    @Test
+    void badInputIsRefusedBeforeAnythingStarts() {
+        StringWriter err = new StringWriter();
+        int exit = Main.execute(new PrintWriter(new StringWriter()), new PrintWriter(err, true), "demo", "--sysfs-root", "/nonexistent/tree");
+        assertEquals(Main.EXIT_BAD_INPUT, exit, err.toString());
+        assertTrue(err.toString().contains("--sysfs-root /nonexistent/tree is not a sysfs tree"), err.toString());
+
+        err = new StringWriter();
+        exit = Main.execute(new PrintWriter(new StringWriter()), new PrintWriter(err, true), "demo", "--dirty-rate", "fast");
+        assertEquals(Main.EXIT_BAD_INPUT, exit, err.toString());
+        assertTrue(err.toString().contains("emulated_dirty_rate \"fast\""), err.toString());
+
+        err = new StringWriter();
+        exit = Main.execute(new PrintWriter(new StringWriter()), new PrintWriter(err, true), "demo", "--memory", "4");
+        assertEquals(Main.EXIT_BAD_INPUT, exit, err.toString());
+        assertTrue(err.toString().contains("--memory 4 must be"), err.toString());
+    }
+}
