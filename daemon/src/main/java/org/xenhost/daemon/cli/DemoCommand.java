@@ -212,7 +212,7 @@ public final class DemoCommand implements Callable<Integer> {
 
         @Override
         public void showPci(String host, Path sysfsRoot, List<PciDevice> devices) {
-            say(host + " $ xenhost pci list    # the host's PCI functions (its daemon's copy of " + sysfsRoot.getFileName() + ")");
+            say(host + " $ xenhost pci list --sysfs-root " + sysfsRoot);
             indented(PciCommand.table(devices));
         }
 
@@ -272,7 +272,7 @@ public final class DemoCommand implements Callable<Integer> {
 
             void show(MigrationStats s, boolean done) {
                 String key = s.phase() + "/" + s.iteration();
-                String line = String.format("%-12s pass %d  %7.1f MiB sent  %6.1f MiB/s  dirty %5.1f MiB/s  %5.1f s",
+                String line = String.format("%-14s pass %d  %7.1f MiB sent  %6.1f MiB/s  dirty %5.1f MiB/s  %5.1f s",
                         s.phase(), Math.max(0, s.iteration()) + 1, s.bytes() / 1048576.0, Math.max(0, s.transferRateMiBps()),
                         Math.max(0, s.dirtyRateMiBps()), s.elapsedMs() / 1000.0);
                 if (terminal) {

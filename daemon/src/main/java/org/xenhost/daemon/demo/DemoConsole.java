@@ -24,7 +24,7 @@ public interface DemoConsole {
     /** {@code xenhost list --all} of one host, as the CLI prints it. */
     void showDomains(String host, Path socket, List<DomainSummary> domains);
 
-    /** {@code xenhost pci list} of one host's devices, as the CLI prints it. */
+    /** {@code xenhost pci list --sysfs-root TREE} of one host's devices (the tree its daemon works on), as the CLI prints it. */
     void showPci(String host, Path sysfsRoot, List<PciDevice> devices);
 
     /**

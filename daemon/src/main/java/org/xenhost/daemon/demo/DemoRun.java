@@ -90,6 +90,10 @@ public final class DemoRun {
             console.say("working directory " + ws.dir() + " (removed at the end, also on Ctrl-C)");
             partial = steps(ws, uuid, fixture, daemons);
         } catch (Exception | Error e) {
+            if (ws.interrupted()) {
+                // the daemons were stopped under the running step; its error says nothing new
+                throw new IllegalStateException("interrupted; the demo's daemons are stopped and " + ws.dir() + " is removed");
+            }
             for (ChildDaemon d : daemons) {
                 if (!d.log().isEmpty()) {
                     console.warn(d.name() + "'s xenhostd said (last lines):\n" + d.log());
@@ -299,7 +303,7 @@ public final class DemoRun {
 
     private void show(ChildDaemon host, Driver d) {
         console.showDomains(host.name(), host.socket(), d.list(true));
-        console.showPci(host.name(), host.sysfsRoot(), HostDevices.scan(host));
+        console.showPci(host.name(), HostDevices.tree(host), HostDevices.scan(host));
     }
 
     /** BDFs in the definitions of the host's domains. */

@@ -76,8 +76,13 @@ final class HostDevices {
      * it was given, in {@code <state>/emulated-xen/sysfs} (see Xenhostd); before it made that copy, the tree itself.
      */
     static List<PciDevice> scan(ChildDaemon host) {
+        return new SysfsPciReader(tree(host)).scan().devices();
+    }
+
+    /** The sysfs tree the daemon's host works on (see {@link #scan}). */
+    static Path tree(ChildDaemon host) {
         Path copy = host.stateDir().resolve("emulated-xen").resolve("sysfs");
-        return new SysfsPciReader(Files.isDirectory(copy) ? copy : host.sysfsRoot()).scan().devices();
+        return Files.isDirectory(copy) ? copy : host.sysfsRoot();
     }
 
     /**

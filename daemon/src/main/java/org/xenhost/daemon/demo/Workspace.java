@@ -24,6 +24,7 @@ public final class Workspace implements AutoCloseable {
     private final Thread hook;
     private final Consumer<String> say;
     private boolean closed;
+    private volatile boolean interrupted;
 
     private Workspace(Path dir, Consumer<String> say) {
         this.dir = dir;
@@ -62,6 +63,7 @@ public final class Workspace implements AutoCloseable {
             if (closed) {
                 return;
             }
+            interrupted = true;
             say.accept("interrupted: stopping the demo's daemons and removing " + dir);
         }
         cleanUp();
@@ -94,6 +96,11 @@ public final class Workspace implements AutoCloseable {
             closeQuietly(undo.pop());
         }
         deleteTree(dir);
+    }
+
+    /** True if the shutdown hook (Ctrl-C, SIGTERM) did the cleanup: whatever fails after that is its consequence. */
+    public boolean interrupted() {
+        return interrupted;
     }
 
     /** True once the directory and everything registered are gone. */
