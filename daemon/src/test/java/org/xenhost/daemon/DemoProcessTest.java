@@ -50,10 +50,16 @@ class DemoProcessTest {
         final Set<ProcessHandle> descendants = ConcurrentHashMap.newKeySet();
 
         Demo(String... args) throws IOException {
+            this(java.util.Map.of(), args);
+        }
+
+        Demo(java.util.Map<String, String> env, String... args) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx256m", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "demo"));
             cmd.addAll(List.of(args));
-            process = new ProcessBuilder(cmd).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().putAll(env);
+            process = pb.start();
             pump(process.getInputStream(), out, "demo-stdout");
             pump(process.getErrorStream(), err, "demo-stderr");
             Thread watch = new Thread(() -> {
@@ -234,6 +240,21 @@ class DemoProcessTest {
             assertEquals(130, exit, "the JVM's exit status after SIGINT\n" + demo.transcript());
             assertTrue(demo.err.toString().contains("interrupted: stopping the demo's daemons"), demo.transcript());
             assertNothingLeft(demo, workDir);
+        }
+    }
+
+    @Test
+    void aDaemonDyingMidMigrationFailsTheDemoWhichStillCleansUp() throws Exception {
+        // the source daemon stops dead as the migration begins (the migration tests' crash point, inherited by
+        // the demo's children through the environment)
+        try (Demo demo = new Demo(java.util.Map.of("XENHOST_MIGRATION_HALT_AT", "source:begin"), "--json")) {
+            int exit = demo.awaitExit();
+            assertEquals(Main.EXIT_FAILURE, exit, demo.transcript());
+            assertEquals("", demo.out.toString(), "no summary after a failure");
+            String err = demo.err.toString();
+            assertTrue(err.contains("xenhost: ") && err.contains("migration of demo"), demo.transcript());
+            assertTrue(err.contains("halting at source:begin"), "the failed daemon's last words are shown\n" + demo.transcript());
+            assertNothingLeft(demo, demo.workDir());
         }
     }
 

@@ -248,8 +248,12 @@ public final class DemoRun {
         try {
             stats = console.migrate(a.socket(), GUEST, b.endpoint(), List.of("--persist", "--undefine-source"));
         } catch (RuntimeException e) {
-            // unwind 2: the guest stayed on the source; give it its device back
-            src.define(guestConfig(uuid, List.of(device.address().toString())), "replug: " + GUEST + " back with " + device.address());
+            // unwind 2: the guest stayed on the source; give it its device back (if the source still answers)
+            try {
+                src.define(guestConfig(uuid, List.of(device.address().toString())), "replug: " + GUEST + " back with " + device.address());
+            } catch (RuntimeException unwind) {
+                e.addSuppressed(unwind);
+            }
             throw e;
         }
         // 4. plug the match in on the destination
