@@ -233,8 +233,9 @@ class DemoProcessTest {
             Path workDir = demo.workDir();
             assertTrue(Files.isDirectory(workDir), demo.transcript());
             assertTrue(demo.process.descendants().count() >= 2, "two daemons running\n" + demo.transcript());
-            // Ctrl-C at a terminal: SIGINT (Process.destroy would send SIGTERM)
-            Process kill = new ProcessBuilder("kill", "-INT", String.valueOf(demo.process.pid())).inheritIO().start();
+            // Ctrl-C at a terminal: SIGINT (Process.destroy would send SIGTERM); the shell's builtin kill, as a
+            // minimal Debian may lack procps' /bin/kill
+            Process kill = new ProcessBuilder("sh", "-c", "kill -INT " + demo.process.pid()).inheritIO().start();
             assertEquals(0, kill.waitFor());
             int exit = demo.awaitExit();
             assertEquals(130, exit, "the JVM's exit status after SIGINT\n" + demo.transcript());
