@@ -184,9 +184,11 @@ public final class DemoCommand implements Callable<Integer> {
             this.terminal = terminal;
         }
 
+        private final long started = System.nanoTime();
+
         @Override
         public void step(int number, int of, String title) {
-            out.printf("%n[%d/%d] %s%n", number, of, title);
+            out.printf("%n[%d/%d] %s  (at %.1f s)%n", number, of, title, (System.nanoTime() - started) / 1e9);
             out.flush();
         }
 

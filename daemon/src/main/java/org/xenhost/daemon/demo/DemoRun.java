@@ -81,14 +81,14 @@ public final class DemoRun {
                     + "give a fixture tree such as fixtures/sysfs/sriov-82576");
         }
         String guestCfg = guestConfig(uuid, List.of());
-        DomainConfig.from(XlCfgParser.parse("the demo guest (--memory, --dirty-rate)", guestCfg));
+        long rate = DomainConfig.from(XlCfgParser.parse("the demo guest (--memory, --dirty-rate)", guestCfg)).dirtyRateBytesPerSecond();
 
         Workspace ws = Workspace.create(console::warn);
         List<ChildDaemon> daemons = new ArrayList<>();
         DemoSummary partial;
         try {
             console.say("working directory " + ws.dir() + " (removed at the end, also on Ctrl-C)");
-            partial = steps(ws, uuid, fixture, daemons);
+            partial = steps(ws, uuid, fixture, rate, daemons);
         } catch (Exception | Error e) {
             if (ws.interrupted()) {
                 // the daemons were stopped under the running step; its error says nothing new
@@ -111,7 +111,7 @@ public final class DemoRun {
                 partial.migration(), partial.replug(), partial.devices(), total, new DemoSummary.Cleanup(stopped, removed));
     }
 
-    private DemoSummary steps(Workspace ws, String uuid, Path fixture, List<ChildDaemon> daemons) throws Exception {
+    private DemoSummary steps(Workspace ws, String uuid, Path fixture, long rate, List<ChildDaemon> daemons) throws Exception {
         Path dir = ws.dir();
 
         // 1. PKI: one CA, one certificate per host, naming the loopback address the peers dial
@@ -157,8 +157,8 @@ public final class DemoRun {
         CompletableFuture<HostDescription> factsB = CompletableFuture.supplyAsync(dst::hostInfo);
 
         // 4. the guest: define, start
-        console.step(4, STEPS, "Guest '" + GUEST + "' on " + SOURCE + ": " + settings.memoryMiB() + " MiB dirtied at "
-                + settings.dirtyRate() + "B/s, " + device.address() + " passed through");
+        console.step(4, STEPS, String.format("Guest '%s' on %s: %d MiB dirtied at %.1f MiB/s, %s passed through", GUEST, SOURCE,
+                settings.memoryMiB(), rate / 1048576.0, device.address()));
         Path cfgFile = dir.resolve(GUEST + ".cfg");
         String cfg = guestConfig(uuid, List.of(device.address().toString()));
         Files.writeString(cfgFile, cfg);
@@ -170,7 +170,6 @@ public final class DemoRun {
         DomainDetails info = src.info(GUEST);
         console.say("Domain " + GUEST + " started (domid " + started.domid() + ", " + started.state() + ", devices "
                 + info.devices() + ")");
-        DomainConfig parsed = DomainConfig.from(XlCfgParser.parse(cfgFile.toString(), cfg));
 
         // 5. both hosts
         console.step(5, STEPS, "Both hosts: what they are, their domains and PCI devices");
@@ -213,7 +212,7 @@ public final class DemoRun {
                 where(SOURCE, src, HostDevices.scan(a), device.address().toString()),
                 where(DESTINATION, dst, HostDevices.scan(b), moved.replug().attachedBdf()));
         return new DemoSummary(dir.toString(), hosts,
-                new DemoSummary.Guest(GUEST, uuid, settings.memoryMiB(), 2, parsed.dirtyRateBytesPerSecond(),
+                new DemoSummary.Guest(GUEST, uuid, settings.memoryMiB(), 2, rate,
                         device.address().toString(), model),
                 new DemoSummary.Started(SOURCE, started.domid(), started.state(), info.devices(), startMs),
                 saveRestore, migration, moved.replug(), devices, 0, null);
