@@ -106,9 +106,7 @@ public final class DemoRun {
         // the demo checks its own promise: no child left, no directory left
         boolean stopped = daemons.stream().allMatch(d -> ProcessHandle.of(d.pid()).map(p -> !p.isAlive()).orElse(true));
         boolean removed = !Files.exists(ws.dir());
-        long total = (System.nanoTime() - t0) / 1_000_000;
-        return new DemoSummary(partial.workDir(), partial.hosts(), partial.guest(), partial.started(), partial.saveRestore(),
-                partial.migration(), partial.replug(), partial.devices(), total, new DemoSummary.Cleanup(stopped, removed));
+        return partial.finished(ms(t0), new DemoSummary.Cleanup(stopped, removed));
     }
 
     private DemoSummary steps(Workspace ws, String uuid, Path fixture, long rate, List<ChildDaemon> daemons) throws Exception {

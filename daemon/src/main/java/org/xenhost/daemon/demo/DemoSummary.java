@@ -20,6 +20,11 @@ import java.util.List;
 public record DemoSummary(String workDir, List<Host> hosts, Guest guest, Started started, SaveRestore saveRestore,
                           Migration migration, Replug replug, List<Device> devices, long totalMs, Cleanup cleanup) {
 
+    /** This summary completed with the demo's total time and its cleanup check. */
+    public DemoSummary finished(long total, Cleanup done) {
+        return new DemoSummary(workDir, hosts, guest, started, saveRestore, migration, replug, devices, total, done);
+    }
+
     /** One xenhostd child process. */
     public record Host(String name, long pid, String adminSocket, String migrationEndpoint, long readyMs) {
     }
