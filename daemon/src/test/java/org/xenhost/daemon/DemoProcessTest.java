@@ -245,6 +245,30 @@ class DemoProcessTest {
     }
 
     @Test
+    void daemonsDieWithADemoKilledByKill9() throws Exception {
+        try (Demo demo = new Demo()) {
+            demo.awaitLine(l -> l.startsWith("[4/8]"), "both daemons to be ready");
+            Path workDir = demo.workDir();
+            List<ProcessHandle> children = demo.process.children().toList();
+            assertEquals(2, children.size(), demo.transcript());
+            demo.process.destroyForcibly(); // SIGKILL: no hook runs, only the kernel's parent-death signal
+            demo.awaitExit();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (children.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            for (ProcessHandle p : children) {
+                assertFalse(p.isAlive(), "daemon " + p.pid() + " outlived the SIGKILLed demo\n" + demo.transcript());
+            }
+            // the directory cannot be removed by a process that was killed; the test removes it
+            assertTrue(Files.isDirectory(workDir));
+            try (var walk = Files.walk(workDir)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    @Test
     void aDaemonDyingMidMigrationFailsTheDemoWhichStillCleansUp() throws Exception {
         // the source daemon stops dead as the migration begins (the migration tests' crash point, inherited by
         // the demo's children through the environment)

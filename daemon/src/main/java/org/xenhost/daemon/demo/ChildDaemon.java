@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -23,6 +24,10 @@ import java.util.regex.Pattern;
  * last lines) for error messages; its migration port is the one it picked and logged ({@code --listen
  * 127.0.0.1:0}).
  *
+ * <p>Launched through {@code setpriv --pdeathsig TERM} where util-linux has it, so even a demo killed with SIGKILL
+ * takes its daemons with it (the parent-death signal fires when the thread that started the child ends, here the
+ * demo's main thread, which outlives its children otherwise).
+ *
  * <p>States: NEW → STARTED → CLOSED; {@link #close()} from NEW means it never starts (a Ctrl-C that arrived
  * before the process was launched), so no child can outlive the demo.
  */
@@ -30,6 +35,8 @@ public final class ChildDaemon implements AutoCloseable {
     /** The daemon's log line naming the port it listens on (Xenhostd logs it once at start). */
     private static final Pattern LISTENER = Pattern.compile("migration listener on (\\S+):(\\d+)");
     private static final int KEEP_LINES = 60;
+    /** util-linux's setpriv (Essential on Debian), for the parent-death signal. */
+    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
 
     private final String name;
     private final List<String> command;
@@ -54,7 +61,13 @@ public final class ChildDaemon implements AutoCloseable {
         this.socket = socket;
         this.stateDir = stateDir;
         this.sysfsRoot = sysfsRoot;
-        List<String> cmd = new ArrayList<>(java);
+        List<String> cmd = new ArrayList<>();
+        if (Files.isExecutable(SETPRIV)) {
+            // the kernel sends the daemon SIGTERM should the demo die without cleaning up (SIGKILL, crash):
+            // setpriv sets the parent-death signal and execs java, which keeps it
+            cmd.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "TERM"));
+        }
+        cmd.addAll(java);
         cmd.addAll(List.of("-cp", classPath, "org.xenhost.daemon.cli.Main", "daemon",
                 "--hypervisor", "emulated", "--sysfs-root", sysfsRoot.toString(), "--state-dir", stateDir.toString(),
                 "--admin-socket", socket.toString(), "--listen", "127.0.0.1:0", "--tls-dir", tlsDir.toString(),
