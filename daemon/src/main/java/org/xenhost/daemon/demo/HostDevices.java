@@ -28,7 +28,8 @@ final class HostDevices {
 
     /**
      * The device the guest gets: the first function the host-device manager would let a guest have, preferring
-     * an SR-IOV virtual function of a NIC (the usual passthrough device), then any NIC, then anything.
+     * an SR-IOV virtual function of a NIC (the usual passthrough device), then any NIC, then anything but a system
+     * peripheral, then that.
      *
      * @param scratchState an empty directory for the read-only verdicts
      */
@@ -44,8 +45,10 @@ final class HostDevices {
     }
 
     private static int preference(PciDevice d) {
-        boolean nic = d.pciClass() != null && (d.pciClass() >> 16) == 0x02;
-        return nic && d.physfn() != null ? 0 : nic ? 1 : 2;
+        int base = d.pciClass() == null ? -1 : d.pciClass() >> 16;
+        boolean nic = base == 0x02;
+        // system peripherals (PICs, timers, chipset functions) are assignable on paper but nobody passes them through
+        return nic && d.physfn() != null ? 0 : nic ? 1 : base == 0x08 ? 3 : 2;
     }
 
     /**
