@@ -114,7 +114,9 @@ public final class DemoCommand implements Callable<Integer> {
      */
     private static List<String> childJava() {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                // native libraries (tcnative, JNA for OSHI) unpack where the demo itself may write
+                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir")));
         String opts = System.getenv("XENHOST_JAVA_OPTS");
         if (opts != null && !opts.isBlank()) {
             cmd.addAll(List.of(opts.trim().split("\\s+")));
