@@ -67,6 +67,7 @@ for name in "$@"; do
   else
     code=-; why="did not finish"
   fi
+  [ ! -f "$o/retried" ] || why="$why, after retries ($(tr "\n" ";" < "$o/retried") evidence of failed attempts in $o/attempt-N)"
   echo "realxen-run: scenario $name: $why; times: $(cd "$o" && for t in time-*; do [ -f "$t" ] && printf '%s=%ss ' "${t#time-}" "$(cat "$t")"; done)" >&2
   if [ "$code" != 0 ]; then
     rc=1

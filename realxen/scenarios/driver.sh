@@ -14,7 +14,7 @@ mark jvms-up
 timed host-info probe host-info "$SOCK" > $OUT/host-info.json
 xl info > $OUT/xl-info-2.txt   # free memory right after host-info, to bound it from both sides
 xh list --json > $OUT/list-before.json
-timed xl-create xl create /share/guest.cfg
+timed xl-create xl create /share/guest-pv.cfg
 wait_heartbeat $GUEST -1 300
 mark guest-alive
 xl list > $OUT/xl-list.txt

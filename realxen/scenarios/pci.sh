@@ -5,6 +5,8 @@
 #   xl-assignable.txt     xl pci-assignable-list after add   driver-assigned  the driver link then (pciback)
 #   pciback-slots         /sys/bus/pci/drivers/pciback/slots
 #   assignable-remove.json, xl-assignable-after.txt, driver-after: after assignableRemove(rebind): back on e1000
+#   pci-list.json, lspci-vmm.txt                 xenhost pci list --json and lspci -vmm -n -D -k on dom0's real /sys
+#   pci-list-assigned.json, lspci-vmm-assigned.txt   the same while the e1000 is on pciback
 . /share/lib.sh
 fresh_start
 lspci -D -n -k > $OUT/lspci.txt
@@ -14,7 +16,11 @@ echo "$bdf" > $OUT/bdf
 drv() { basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"; }
 drv > $OUT/driver-before
 timed jvms-up java_up
+xh pci list --json > $OUT/pci-list.json
+lspci -vmm -n -D -k > $OUT/lspci-vmm.txt
 timed assignable-add probe assignable-add "$bdf" > $OUT/assignable-add.json
+xh pci list --json > $OUT/pci-list-assigned.json
+lspci -vmm -n -D -k > $OUT/lspci-vmm-assigned.txt
 xl pci-assignable-list > $OUT/xl-assignable.txt
 drv > $OUT/driver-assigned
 cat /sys/bus/pci/drivers/pciback/slots > $OUT/pciback-slots

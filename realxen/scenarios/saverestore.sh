@@ -9,7 +9,7 @@
 fresh_start
 mark scenario-saverestore
 timed jvms-up java_up
-timed create xh create /share/guest.cfg
+timed create xh create /share/guest-pv.cfg
 wait_heartbeat $GUEST 2 300   # a few beats, so "continues" and "restarted" differ
 mark guest-alive
 log=/var/log/xen/console/guest-$GUEST.log
@@ -27,7 +27,7 @@ mark restored
 xh destroy $GUEST
 # The real writer: xl save of the same guest, read back on the host by xenhost's StreamReader.
 : > $log
-timed xl-create xl create /share/guest.cfg
+timed xl-create xl create /share/guest-pv.cfg
 wait_heartbeat $GUEST 2 300
 # Not straight onto the 9p share: libxc writes guest pages from their foreign mapping, and 9p's zero-copy path
 # cannot pin those (write fails with EFAULT, "Failed to write page data to stream (14 = Bad address)").

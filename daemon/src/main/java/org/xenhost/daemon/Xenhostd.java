@@ -6,11 +6,10 @@ import org.xenhost.daemon.admin.AdminServer;
 import org.xenhost.daemon.config.DaemonConfig;
 import org.xenhost.driver.job.DomainJobs;
 import org.xenhost.driver.xen.XenDriver;
-import org.xenhost.emulator.EmulatedLibxl;
-import org.xenhost.emulator.HostSettings;
+import org.xenhost.hostdev.Finding;
+import org.xenhost.hostdev.HostdevException;
 import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
-import org.xenhost.libxl.jna.NativeLibxl;
 import org.xenhost.pci.HostFacts;
 import org.xenhost.transport.PeerAcceptor;
 import org.xenhost.transport.PeerAllowlist;
@@ -20,29 +19,28 @@ import org.xenhost.transport.pki.HostCredentials;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 
 /**
- * xenhostd: the composition root. It is the one place that chooses the real or the emulated {@link Libxl};
- * everything it builds above that sees only the interface.
+ * xenhostd: the composition root. {@link HypervisorHost} chooses the real or the emulated {@link Libxl} and the
+ * sysfs tree; everything built above that sees only the interfaces.
  */
 public final class Xenhostd implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Xenhostd.class);
 
     private final DaemonConfig config;
-    private final Libxl libxl;
+    private final HypervisorHost host;
     private final XenDriver driver;
     private final AdminServer admin;
     private final Transport transport;
     private final PeerAcceptor migrationListener;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private Xenhostd(DaemonConfig config, Libxl libxl, XenDriver driver, AdminServer admin, Transport transport,
+    private Xenhostd(DaemonConfig config, HypervisorHost host, XenDriver driver, AdminServer admin, Transport transport,
                      PeerAcceptor migrationListener) {
         this.config = config;
-        this.libxl = libxl;
+        this.host = host;
         this.driver = driver;
         this.admin = admin;
         this.transport = transport;
@@ -50,9 +48,15 @@ public final class Xenhostd implements AutoCloseable {
     }
 
     /** Opens the hypervisor, reconciles state, and starts serving. Fails without side effects. */
-    public static Xenhostd start(DaemonConfig config, Supplier<HostFacts> hostFacts) throws IOException, LibxlException {
+    public static Xenhostd start(DaemonConfig config, Supplier<HostFacts> hostFacts)
+            throws IOException, LibxlException, HostdevException {
         Files.createDirectories(config.stateDir());
-        Libxl libxl = openHypervisor(config);
+        // 0. the hypervisor, and the host-device manager, which settles every device a previous daemon left
+        //    half moved before any domain is looked at
+        HypervisorHost host = HypervisorHost.open(config);
+        for (Finding f : host.findings()) {
+            log.warn("host device reconciled: {}", f);
+        }
         Transport transport = null;
         PeerAcceptor listener = null;
         try {
@@ -62,19 +66,20 @@ public final class Xenhostd implements AutoCloseable {
                 HostCredentials creds = HostCredentials.load(config.tlsDir(), config.tlsName());
                 transport = Transport.start(TransportConfig.builder(creds, PeerAllowlist.of(config.allowPeers())).build());
                 listener = transport.listen(config.listen());
-                String host = config.listen().getAddress() != null && config.listen().getAddress().isAnyLocalAddress()
+                String hostName = config.listen().getAddress() != null && config.listen().getAddress().isAnyLocalAddress()
                         ? hostFacts.get().hostname() : config.listen().getHostString();
-                endpoint = host + ":" + listener.address().getPort();
+                endpoint = hostName + ":" + listener.address().getPort();
                 log.info("migration listener on {} ({})", endpoint, transport.description());
             }
             // 2. the driver (which settles interrupted migrations), then the admin socket
-            XenDriver driver = new XenDriver(libxl, config.stateDir(), new DomainJobs(), hostFacts, transport, endpoint);
+            XenDriver driver = new XenDriver(host.libxl(), config.stateDir(), new DomainJobs(), hostFacts, host.devices(),
+                    host.sysfsRoot(), transport, endpoint);
             if (listener != null) {
                 driver.serveMigrations(listener);
             }
             AdminServer admin = AdminServer.start(driver, config.adminSocket(), config.adminGroup(), 64);
             log.info("xenhostd ready: hypervisor {}, state {}, admin socket {}", config.hypervisor(), config.stateDir(), config.adminSocket());
-            return new Xenhostd(config, libxl, driver, admin, transport, listener);
+            return new Xenhostd(config, host, driver, admin, transport, listener);
         } catch (IOException | RuntimeException e) {
             if (listener != null) {
                 listener.close();
@@ -82,34 +87,9 @@ public final class Xenhostd implements AutoCloseable {
             if (transport != null) {
                 transport.close();
             }
-            libxl.close();
+            host.close();
             throw e;
         }
-    }
-
-    private static Libxl openHypervisor(DaemonConfig config) throws IOException, LibxlException {
-        if (config.hypervisor().equals("native")) {
-            // no silent fallback: on a host without Xen this fails with the binding's own message
-            return NativeLibxl.open();
-        }
-        Path sysfs = config.sysfsRoot().toAbsolutePath().normalize();
-        HostSettings host = config.emulatedMemoryMiB() > 0
-                ? HostSettings.DEFAULT.withTotalMemory(config.emulatedMemoryMiB() << 20) : HostSettings.DEFAULT;
-        Path xen = config.stateDir().resolve("emulated-xen");
-        if (sysfs.equals(Path.of("/"))) {
-            // never let the emulated kernel write to this machine's real /sys: no PCI devices then
-            return EmulatedLibxl.open(xen, null, host);
-        }
-        if (!java.nio.file.Files.isDirectory(sysfs.resolve("sys/bus/pci/devices"))) {
-            throw new IllegalArgumentException("sysfs root " + sysfs + " has no sys/bus/pci/devices; give a tree such as fixtures/sysfs/asus-p6t6");
-        }
-        // the emulated kernel works on the host's own copy, so a fixture tree is never changed and the
-        // emulated host's devices persist with the rest of its state
-        Path tree = xen.resolve("sysfs");
-        if (!java.nio.file.Files.isDirectory(tree)) {
-            LocalHost.copyTree(sysfs, tree);
-        }
-        return EmulatedLibxl.open(xen, tree, host);
     }
 
     public DaemonConfig config() {
@@ -142,7 +122,7 @@ public final class Xenhostd implements AutoCloseable {
         if (transport != null) {
             transport.close();
         }
-        libxl.close();
+        host.close();
         log.info("xenhostd stopped; domains keep running");
         stopped.countDown();
     }

@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import org.xenhost.emulator.domain.DomainState;
 import org.xenhost.emulator.domain.EmulatedDomain;
 import org.xenhost.emulator.io.AtomicFiles;
+import org.xenhost.emulator.io.GroupCommit;
 import org.xenhost.emulator.xenstore.Xenstore;
 
 /**
@@ -58,6 +59,7 @@ public final class EmulatedHypervisor implements AutoCloseable {
     private int domidRover;
     private long reservedBytes;
     private volatile boolean closed;
+    private final GroupCommit<Map<String, Integer>> assignmentsFile;
 
     private EmulatedHypervisor(Path dir, FileChannel lockFile, FileLock lock, HostSettings settings, int rover,
                                Xenstore xenstore, Map<String, Integer> assignments) {
@@ -68,6 +70,8 @@ public final class EmulatedHypervisor implements AutoCloseable {
         this.domidRover = rover;
         this.xenstore = xenstore;
         this.assignments = assignments;
+        this.assignmentsFile = new GroupCommit<>(a -> AtomicFiles.write(dir.resolve("assignments.json"),
+                JSON.writeValueAsBytes(a)));
     }
 
     /**
@@ -223,28 +227,37 @@ public final class EmulatedHypervisor implements AutoCloseable {
      * Assigns {@code bdf} to {@code domid}: from nobody or quarantine to anyone; a device owned by a guest cannot
      * move to another guest. Returns 0 or a negative errno (-EBUSY).
      */
-    synchronized int assignDevice(int domid, String bdf) throws IOException {
-        Integer owner = assignments.get(bdf);
-        if (owner != null && owner != DOMID_IO && owner != domid) {
-            return -16;
+    int assignDevice(int domid, String bdf) throws IOException {
+        long ticket;
+        synchronized (this) {
+            Integer owner = assignments.get(bdf);
+            if (owner != null && owner != DOMID_IO && owner != domid) {
+                return -16;
+            }
+            assignments.put(bdf, domid);
+            ticket = assignmentsFile.publish(new TreeMap<>(assignments));
         }
-        assignments.put(bdf, domid);
-        persistAssignments();
+        assignmentsFile.await(ticket);
         return 0;
     }
 
     /** Deassigns from {@code domid}: a guest's device goes back to quarantine, a quarantined device is freed. */
-    synchronized int deassignDevice(int domid, String bdf) throws IOException {
-        Integer owner = assignments.get(bdf);
-        if (owner == null || owner != domid) {
-            return -22;
+    int deassignDevice(int domid, String bdf) throws IOException {
+        long ticket;
+        synchronized (this) {
+            Integer owner = assignments.get(bdf);
+            if (owner == null || owner != domid) {
+                return -22;
+            }
+            if (domid == DOMID_IO) {
+                assignments.remove(bdf);
+            } else {
+                assignments.put(bdf, DOMID_IO);
+            }
+            ticket = assignmentsFile.publish(new TreeMap<>(assignments));
         }
-        if (domid == DOMID_IO) {
-            assignments.remove(bdf);
-        } else {
-            assignments.put(bdf, DOMID_IO);
-        }
-        persistAssignments();
+        // durable before returning, written outside the table's lock (shared with other devices' changes)
+        assignmentsFile.await(ticket);
         return 0;
     }
 
@@ -271,9 +284,6 @@ public final class EmulatedHypervisor implements AutoCloseable {
         return 0;
     }
 
-    private void persistAssignments() throws IOException {
-        AtomicFiles.write(dir.resolve("assignments.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(assignments));
-    }
 
     private synchronized void persistHost() throws IOException {
         ObjectNode n = JSON.createObjectNode();

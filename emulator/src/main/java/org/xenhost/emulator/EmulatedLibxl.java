@@ -360,6 +360,7 @@ public final class EmulatedLibxl implements Libxl {
             }
             pci.destroyAll(d);
             hv.unregister(d);
+            pci.forget(d);
             try {
                 d.delete();
             } catch (IOException e) {
@@ -561,12 +562,8 @@ public final class EmulatedLibxl implements Libxl {
             throw new LibxlException(LibxlError.FAIL, "pci-attach " + device.bdf() + ": domain " + domid
                     + " does not exist");
         }
-        d.lock().lock();
-        try {
-            pci.pciAdd(d, device, d.state() == DomainState.RUNNING);
-        } finally {
-            d.lock().unlock();
-        }
+        // Not under the domain's lock: a device reset must not hold up the domain, nor other devices of it.
+        pci.pciAdd(d, device, d.state() == DomainState.RUNNING);
     }
 
     @Override
@@ -577,12 +574,7 @@ public final class EmulatedLibxl implements Libxl {
             throw new LibxlException(LibxlError.INVAL, "PCI device " + device.bdf() + " is not attached to domain "
                     + domid + " (no such domain)");
         }
-        d.lock().lock();
-        try {
-            pci.pciRemove(d, device, force);
-        } finally {
-            d.lock().unlock();
-        }
+        pci.pciRemove(d, device, force);
     }
 
     @Override

@@ -9,6 +9,8 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenhost.emulator.domain.EmulatedDomain;
@@ -24,6 +26,15 @@ import org.xenhost.libxl.RdmPolicy;
  * libxl's PCI passthrough recipes ({@code libxl_pci.c}, Xen 4.17) carried out step by step on the emulated
  * kernel's sysfs tree, the emulated xenstore and the hypervisor's assignment table, with libxl's error codes.
  * The sysfs paths written are the host's ({@code /sys/bus/pci/...}) mapped under the emulated sysfs root.
+ *
+ * <p>Locking (lock order top to bottom; no global lock):
+ * <pre>
+ *   device (per BDF)      a whole add/remove of one device, its resets included; different devices in parallel
+ *   backend (per domid)   short: the domain's PCI backend entries, guest slot choice, IOMMU assignment, "dying"
+ *   kernel / xenstore / assignment table: their own short locks (the kernel's per-device lock for a reset)
+ * </pre>
+ * Lists take no lock here. A domain being destroyed is marked dying under its backend lock before its devices are
+ * listed for removal, so an attach racing with the destroy either lands before the list or is refused.
  */
 final class LibxlPciOps {
     private static final Logger LOG = LoggerFactory.getLogger(LibxlPciOps.class);
@@ -31,6 +42,9 @@ final class LibxlPciOps {
 
     private final EmulatedHypervisor hv;
     private final EmulatedKernel kernel;
+    private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
+    private final Map<Integer, ReentrantLock> backendLocks = new ConcurrentHashMap<>();
+    private final Map<EmulatedDomain, Boolean> dying = new ConcurrentHashMap<>();
 
     LibxlPciOps(EmulatedHypervisor hv, EmulatedKernel kernel) {
         this.hv = hv;
@@ -39,6 +53,35 @@ final class LibxlPciOps {
 
     private Xenstore xs() {
         return hv.xenstore();
+    }
+
+    @FunctionalInterface
+    private interface Locked<T> {
+        T run() throws LibxlException;
+    }
+
+    private static <T> T holding(ReentrantLock l, String what, Locked<T> body) throws LibxlException {
+        try {
+            l.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LibxlException(LibxlError.FAIL, "interrupted while waiting to " + what);
+        }
+        try {
+            return body.run();
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** Runs {@code body} holding {@code bdf}'s lock: one operation per device at a time, resets included. */
+    private <T> T onDevice(String bdf, String what, Locked<T> body) throws LibxlException {
+        return holding(deviceLocks.computeIfAbsent(bdf, b -> new ReentrantLock()), what + " " + bdf, body);
+    }
+
+    /** Runs {@code body} holding the short lock of domain {@code domid}'s PCI backend. */
+    private <T> T onBackend(int domid, String what, Locked<T> body) throws LibxlException {
+        return holding(backendLocks.computeIfAbsent(domid, d -> new ReentrantLock()), what, body);
     }
 
     private EmulatedKernel kernel(String what) throws LibxlException {
@@ -50,7 +93,14 @@ final class LibxlPciOps {
 
     // ---- libxl_device_pci_assignable_add (xen-facts 1.2) -------------------------------------------------
 
-    synchronized void assignableAdd(LibxlDevicePci pci, boolean rebind) throws LibxlException {
+    void assignableAdd(LibxlDevicePci pci, boolean rebind) throws LibxlException {
+        onDevice(pci.bdf(), "assignable-add", () -> {
+            lockedAssignableAdd(pci, rebind);
+            return null;
+        });
+    }
+
+    private void lockedAssignableAdd(LibxlDevicePci pci, boolean rebind) throws LibxlException {
         String bdf = pci.bdf();
         EmulatedKernel k = kernel("assignable-add " + bdf);
         // 1. name
@@ -93,7 +143,7 @@ final class LibxlPciOps {
                 }
                 // 6. seize and bind
                 try {
-                    if (!k.slots().contains(bdf)) {
+                    if (!k.inSlots(bdf)) {
                         k.write(Path.of(PCIBACK, "new_slot"), bdf);
                     }
                     k.write(Path.of(PCIBACK, "bind"), bdf);
@@ -120,10 +170,17 @@ final class LibxlPciOps {
 
     // ---- libxl_device_pci_assignable_remove (1.3) ---------------------------------------------------------
 
-    synchronized void assignableRemove(LibxlDevicePci given, boolean rebind) throws LibxlException {
+    void assignableRemove(LibxlDevicePci given, boolean rebind) throws LibxlException {
         EmulatedKernel k = kernel("assignable-remove");
         // 1. resolve a name
         LibxlDevicePci pci = resolveName(given);
+        onDevice(pci.bdf(), "assignable-remove", () -> {
+            lockedAssignableRemove(k, pci, rebind);
+            return null;
+        });
+    }
+
+    private void lockedAssignableRemove(EmulatedKernel k, LibxlDevicePci pci, boolean rebind) throws LibxlException {
         String bdf = pci.bdf();
         String key = PciBackendStore.libxlPci(pci);
         try {
@@ -136,7 +193,7 @@ final class LibxlPciOps {
             if (k.pcibackLoaded() && k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
                 try {
                     k.write(Path.of(PCIBACK, "unbind"), bdf);
-                    if (k.slots().contains(bdf)) {
+                    if (k.inSlots(bdf)) {
                         k.write(Path.of(PCIBACK, "remove_slot"), bdf);
                     }
                 } catch (IOException e) {
@@ -172,7 +229,7 @@ final class LibxlPciOps {
 
     // ---- libxl_device_pci_assignable_list (1.4) -----------------------------------------------------------
 
-    synchronized List<LibxlDevicePci> assignableList() throws LibxlException {
+    List<LibxlDevicePci> assignableList() throws LibxlException {
         EmulatedKernel k = kernel("assignable-list");
         List<LibxlDevicePci> out = new ArrayList<>();
         Path dir = k.root().resolve(PCIBACK);
@@ -201,11 +258,20 @@ final class LibxlPciOps {
 
     // ---- libxl_device_pci_add (1.5) ---------------------------------------------------------------------
 
-    synchronized void pciAdd(EmulatedDomain dom, LibxlDevicePci given, boolean hotplug) throws LibxlException {
+    void pciAdd(EmulatedDomain dom, LibxlDevicePci given, boolean hotplug) throws LibxlException {
         EmulatedKernel k = kernel("pci-attach");
-        int domid = dom.domid();
         // 1. resolve a name
-        LibxlDevicePci pci = resolveName(given);
+        LibxlDevicePci resolved = resolveName(given);
+        onDevice(resolved.bdf(), "pci-attach", () -> {
+            lockedPciAdd(k, dom, resolved, hotplug);
+            return null;
+        });
+    }
+
+    private void lockedPciAdd(EmulatedKernel k, EmulatedDomain dom, LibxlDevicePci resolved, boolean hotplug)
+            throws LibxlException {
+        int domid = dom.domid();
+        LibxlDevicePci pci = resolved;
         String bdf = pci.bdf();
         String key = PciBackendStore.libxlPci(pci);
         boolean hvm = dom.config().type() == DomainType.HVM;
@@ -228,9 +294,9 @@ final class LibxlPciOps {
                         pci.vfuncMask(), pci.msitranslate(), pci.powerMgmt(), pci.permissive(), pci.seize(),
                         RdmPolicy.STRICT, pci.name());
             }
-            // 4. seize
+            // 4. seize (this thread already holds the device's lock)
             if (pci.seize() && !k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
-                assignableAdd(pci.withName(null), true);
+                lockedAssignableAdd(pci.withName(null), true);
             }
             // 5. assignable?
             final String target = bdf;
@@ -263,11 +329,7 @@ final class LibxlPciOps {
             } catch (IOException e) {
                 LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
             }
-            // 10. device model: the emulated QEMU takes the device; it picks a guest slot when none was given
-            if (hvm && pci.vdevfn() == 0) {
-                pci = pci.withVdevfn(freeGuestSlot(domid) << 3);
-            }
-            // 11. permissive, IOMMU assignment, backend
+            // 11. permissive, then (10, 11) under the domain's backend lock: guest slot, IOMMU, backend
             if (pci.permissive()) {
                 try {
                     k.write(Path.of(PCIBACK, "permissive"), bdf);
@@ -276,13 +338,28 @@ final class LibxlPciOps {
                             + e.getMessage(), e);
                 }
             }
-            if (hv.assignDevice(domid, bdf) < 0) {
-                throw new LibxlException(LibxlError.FAIL, "xc_assign_device failed for " + bdf + ": assigned to domain "
-                        + hv.assignedTo(bdf).orElse(-1));
-            }
-            undo.push(() -> hv.deassignDevice(domid, bdf));
-            final LibxlDevicePci added = pci;
-            xs().transaction(tx -> PciBackendStore.add(tx, domid, dom.name(), added, hotplug));
+            final LibxlDevicePci chosen = pci;
+            onBackend(domid, "record " + bdf + " in domain " + domid + "'s PCI backend", () -> {
+                if (dying.containsKey(dom) || hv.domain(domid).orElse(null) != dom) {
+                    throw new LibxlException(LibxlError.FAIL, "pci-attach " + bdf + ": domain " + domid
+                            + " is being destroyed");
+                }
+                // 10. device model: the emulated QEMU takes the device; it picks a guest slot when none was given
+                LibxlDevicePci added = hvm && chosen.vdevfn() == 0
+                        ? chosen.withVdevfn(freeGuestSlot(domid) << 3) : chosen;
+                try {
+                    if (hv.assignDevice(domid, bdf) < 0) {
+                        throw new LibxlException(LibxlError.FAIL, "xc_assign_device failed for " + bdf
+                                + ": assigned to domain " + hv.assignedTo(bdf).orElse(-1));
+                    }
+                    undo.push(() -> hv.deassignDevice(domid, bdf));
+                    xs().transaction(tx -> PciBackendStore.add(tx, domid, dom.name(), added, hotplug));
+                } catch (IOException e) {
+                    throw new LibxlException(LibxlError.FAIL, "pci-attach " + bdf + " to domain " + domid + ": "
+                            + e.getMessage(), e);
+                }
+                return null;
+            });
         } catch (IOException e) {
             unwind(undo, bdf);
             throw new LibxlException(LibxlError.FAIL, "pci-attach " + bdf + " to domain " + domid + ": "
@@ -306,43 +383,63 @@ final class LibxlPciOps {
 
     // ---- libxl_device_pci_remove / _destroy (1.6) ---------------------------------------------------------
 
-    synchronized void pciRemove(EmulatedDomain dom, LibxlDevicePci given, boolean force) throws LibxlException {
-        int domid = dom.domid();
+    void pciRemove(EmulatedDomain dom, LibxlDevicePci given, boolean force) throws LibxlException {
         LibxlDevicePci pci = resolveName(given);
+        onDevice(pci.bdf(), "pci-detach", () -> {
+            lockedPciRemove(dom, pci);
+            return null;
+        });
+    }
+
+    private void lockedPciRemove(EmulatedDomain dom, LibxlDevicePci pci) throws LibxlException {
+        int domid = dom.domid();
         String bdf = pci.bdf();
         // 2. attached?
         Optional<LibxlDevicePci> attached = pciList(domid).stream().filter(d -> d.bdf().equals(bdf)).findFirst();
         if (attached.isEmpty()) {
             throw new LibxlException(LibxlError.INVAL, "PCI device " + bdf + " is not attached to domain " + domid);
         }
-        try {
-            // 3. the emulated device model lets go at once. 4. reset the function, back to quarantine
-            if ((attached.get().vdevfn() & 7) == 0 && kernel != null) {
-                try {
-                    Path reset = kernel.deviceDir(bdf).resolve("reset");
-                    if (Files.exists(reset)) {
-                        kernel.write(reset, "1");
-                    }
-                } catch (IOException e) {
-                    LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
+        // 3. the emulated device model lets go at once. 4. reset the function (only the device's lock is held)
+        if ((attached.get().vdevfn() & 7) == 0 && kernel != null) {
+            try {
+                Path reset = kernel.deviceDir(bdf).resolve("reset");
+                if (Files.exists(reset)) {
+                    kernel.write(reset, "1");
                 }
+            } catch (IOException e) {
+                LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
             }
-            if (hv.deassignDevice(domid, bdf) < 0) {
-                LOG.warn("xc_deassign_device failed for {} (domain {})", bdf, domid);
-            }
-            // 5. backend, 6. no longer in use
-            xs().transaction(tx -> {
-                PciBackendStore.remove(tx, domid, bdf);
-                tx.rm(PciBackendStore.libxlPci(pci) + "/domid");
-            });
-        } catch (IOException e) {
-            throw new LibxlException(LibxlError.FAIL, "pci-detach " + bdf + " from domain " + domid + ": "
-                    + e.getMessage(), e);
         }
+        onBackend(domid, "remove " + bdf + " from domain " + domid + "'s PCI backend", () -> {
+            try {
+                // back to quarantine
+                if (hv.deassignDevice(domid, bdf) < 0) {
+                    LOG.warn("xc_deassign_device failed for {} (domain {})", bdf, domid);
+                }
+                // 5. backend, 6. no longer in use
+                xs().transaction(tx -> {
+                    PciBackendStore.remove(tx, domid, bdf);
+                    tx.rm(PciBackendStore.libxlPci(pci) + "/domid");
+                });
+            } catch (IOException e) {
+                throw new LibxlException(LibxlError.FAIL, "pci-detach " + bdf + " from domain " + domid + ": "
+                        + e.getMessage(), e);
+            }
+            return null;
+        });
     }
 
-    /** libxl__device_pci_destroy_all: every device of a dying domain, forced. */
-    synchronized void destroyAll(EmulatedDomain dom) {
+    /**
+     * libxl__device_pci_destroy_all: every device of a dying domain, forced. From here on the domain takes no new
+     * device; {@link #forget} once it is unregistered.
+     */
+    void destroyAll(EmulatedDomain dom) {
+        try {
+            onBackend(dom.domid(), "mark domain " + dom.domid() + " dying", () -> dying.put(dom, Boolean.TRUE));
+        } catch (LibxlException e) {
+            LOG.warn("marking domain {} dying: {}", dom.domid(), e.getMessage());
+            dying.put(dom, Boolean.TRUE);
+        }
         for (LibxlDevicePci d : pciList(dom.domid())) {
             try {
                 pciRemove(dom, d, true);
@@ -357,6 +454,12 @@ final class LibxlPciOps {
                 LOG.warn("deassigning {} from dying domain {}: {}", bdf, dom.domid(), e.toString());
             }
         }
+    }
+
+    /** The destroyed domain is unregistered: nothing more to remember about it. */
+    void forget(EmulatedDomain dom) {
+        dying.remove(dom);
+        backendLocks.remove(dom.domid());
     }
 
     List<LibxlDevicePci> pciList(int domid) {

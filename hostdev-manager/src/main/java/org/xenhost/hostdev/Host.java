@@ -59,6 +59,26 @@ final class Host {
                 + " (see `xenhost pci list` for the host's devices)"));
     }
 
+    /**
+     * The driver {@code bdf} is bound to now, or null: two file-system calls, for operations that need nothing else
+     * of the device (a whole {@link #require} reads its config space, resources and IOMMU group).
+     *
+     * @throws IllegalArgumentException if sysfs has no such device
+     */
+    String driverOf(PciAddress bdf) {
+        Path dev = sysfsRoot.resolve("sys/bus/pci/devices").resolve(bdf.toString());
+        if (!Files.exists(dev)) {
+            require(bdf); // throws with the usual message
+        }
+        try {
+            return Files.readSymbolicLink(dev.resolve("driver")).getFileName().toString();
+        } catch (java.nio.file.NotLinkException | java.nio.file.NoSuchFileException e) {
+            return null;
+        } catch (java.io.IOException e) {
+            return require(bdf).driver();
+        }
+    }
+
     PciInventory scan() {
         return reader.scan();
     }
@@ -178,6 +198,35 @@ final class Host {
             }
             for (LibxlDevicePci p : list) {
                 out.put(address(p), d);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * What an operation that checks groups must lock besides {@code devices}: every other member of each one's IOMMU
+     * group and, for a function that is not an SR-IOV VF, the other non-VF functions of its slot (the multi-function
+     * check reads them). Holding these for the whole operation means no peer can change hands between the check
+     * and the move; {@link DeviceLocks#lock} takes them in address order, so overlapping requests cannot deadlock.
+     * Group membership is topology and does not change while the host runs.
+     */
+    java.util.Set<PciAddress> lockSet(java.util.Collection<PciAddress> devices) {
+        java.util.Set<PciAddress> out = new java.util.TreeSet<>(devices);
+        for (PciAddress a : devices) {
+            Optional<PciDevice> d = device(a);
+            if (d.isEmpty()) {
+                continue; // refused later as unknown; nothing of it to protect
+            }
+            out.addAll(d.get().iommuGroupPeers());
+            if (d.get().physfn() != null) {
+                continue;
+            }
+            for (int f = 0; f < 8; f++) {
+                PciAddress sib = new PciAddress(a.domain(), a.bus(), a.device(), f);
+                if (f != a.function() && Files.exists(sysfsRoot.resolve("sys/bus/pci/devices").resolve(sib.toString()))
+                        && device(sib).filter(x -> x.physfn() == null).isPresent()) {
+                    out.add(sib);
+                }
             }
         }
         return out;

@@ -41,7 +41,8 @@ final class HotplugOperations {
         checkOptions(resolved);
         List<PciAddress> functions = host.functions(resolved);
         Steps s = new Steps("attach", functions, host.hook);
-        try (DeviceLocks.Held held = host.locks.lock(functions)) {
+        // the IOMMU-group and multi-function checks read the peers: hold them too, so none changes hands meanwhile
+        try (DeviceLocks.Held held = host.locks.lock(host.lockSet(functions))) {
             s.step(1, "check");
             SafetyChecks checks = new SafetyChecks(host);
             List<PciDevice> devices = new ArrayList<>();

@@ -63,7 +63,8 @@ final class ManagedDevices {
         }
         List<PciAddress> all = new ArrayList<>(new TreeSet<>(byFunction.keySet()));
         Steps s = new Steps("managed-start", all, host.hook);
-        try (DeviceLocks.Held held = host.locks.lock(all)) {
+        // the group checks read every peer: hold them too (address order, as every multi-device lock)
+        try (DeviceLocks.Held held = host.locks.lock(host.lockSet(all))) {
             s.step(1, "check all");
             SafetyChecks checks = new SafetyChecks(host);
             List<PciDevice> devices = new ArrayList<>();
@@ -202,6 +203,10 @@ final class ManagedDevices {
         List<ResetPlan> plans = new ArrayList<>();
         Steps s = new Steps("managed-stop", all, host.hook);
         try (DeviceLocks.Held held = host.locks.lock(all)) {
+            // listed before the locks were held: keep only what is still this domain's (a concurrent detach may
+            // have taken a device back meanwhile)
+            all.removeIf(a -> host.journal.get(a).filter(o -> o.owner() != null
+                    && o.owner().uuid().equals(owner.uuid()) && o.state() == DeviceState.ATTACHED).isEmpty());
             s.step(1, "collect");
             Integer domid = liveDomid(owner);
 

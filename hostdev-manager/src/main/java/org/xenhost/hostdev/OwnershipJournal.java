@@ -27,8 +27,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * nothing and a crash between writing the snapshot and truncating the journal is harmless.
  *
  * <p>{@link #put} and {@link #drop} return only after the line is on disk: callers write the record <em>before</em>
- * the sysfs/libxl step it announces. Appends are serialised here (a few microseconds plus one fsync); nothing
- * else is. Readers ({@link #get}, {@link #entries}) never block.
+ * the sysfs/libxl step it announces. Appending a line (and updating the in-memory entry with it) is serialised here
+ * and takes microseconds; the fsync is a group commit outside that lock: one {@code fdatasync} covers every line
+ * appended before it, so concurrent operations on different devices share it instead of queueing one each. An
+ * entry can be visible to readers a moment before its line is durable; no caller acts on it before then. Readers
+ * ({@link #get}, {@link #entries}) never block.
  */
 public final class OwnershipJournal implements AutoCloseable {
     /** Journal length (records) after which {@link #put}/{@link #drop} rewrite the snapshot. */
@@ -41,6 +44,10 @@ public final class OwnershipJournal implements AutoCloseable {
     private final List<String> replayWarnings = new ArrayList<>();
     private FileChannel channel;
     private int records;
+    /** Lines appended so far (guarded by {@code this}) and made durable so far (guarded by forceLock). */
+    private long appended;
+    private final Object forceLock = new Object();
+    private long forced;
 
     /**
      * Opens (creating if needed) the journal under {@code stateDir/hostdev} and replays it.
@@ -151,17 +158,19 @@ public final class OwnershipJournal implements AutoCloseable {
 
     /** Records an entry durably, then makes it visible. */
     public void put(Ownership o) {
-        append(JournalCodec.put(o));
-        entries.put(o.bdf(), o);
+        force(append(JournalCodec.put(o), () -> entries.put(o.bdf(), o)));
     }
 
     /** Records that xenhost no longer holds the device (it is with the host), durably. */
     public void drop(PciAddress bdf) {
-        append(JournalCodec.drop(bdf));
-        entries.remove(bdf);
+        force(append(JournalCodec.drop(bdf), () -> entries.remove(bdf)));
     }
 
-    private synchronized void append(String line) {
+    /**
+     * Appends a line and applies it to the entries in one step (so a compaction, which snapshots the entries and
+     * empties the file, can never lose a line); returns its number for {@link #force}.
+     */
+    private synchronized long append(String line, Runnable apply) {
         if (channel == null) {
             throw new IllegalStateException("host-device journal in " + dir + " is closed or read-only");
         }
@@ -170,13 +179,39 @@ public final class OwnershipJournal implements AutoCloseable {
             while (buf.hasRemaining()) {
                 channel.write(buf);
             }
-            channel.force(false);
+            apply.run();
             if (++records >= COMPACT_AFTER) {
                 compact();
             }
+            return ++appended;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the host-device journal " + journalFile + ": "
                     + e.getMessage() + "; nothing was changed on the host", e);
+        }
+    }
+
+    /** Returns once line {@code n} is on disk: one fsync for every line appended before it. */
+    private void force(long n) {
+        synchronized (forceLock) {
+            if (forced >= n) {
+                return; // another thread's fsync covered it
+            }
+            long upTo;
+            FileChannel ch;
+            synchronized (this) {
+                upTo = appended;
+                ch = channel;
+            }
+            try {
+                if (ch == null) {
+                    throw new IOException("closed");
+                }
+                ch.force(false);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot sync the host-device journal " + journalFile + ": "
+                        + e.getMessage() + "; the operation stops before changing the host", e);
+            }
+            forced = upTo;
         }
     }
 

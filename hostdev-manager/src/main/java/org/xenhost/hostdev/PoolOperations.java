@@ -106,7 +106,7 @@ final class PoolOperations {
         Steps s = new Steps("assignable-remove", List.of(bdf), host.hook);
         try (DeviceLocks.Held held = host.locks.lock(List.of(bdf))) {
             s.step(1, "check");
-            PciDevice d = host.require(bdf);
+            String driver = host.driverOf(bdf);
             Optional<Ownership> cur = host.journal.get(bdf);
             if (cur.isPresent() && cur.get().pending() != Pending.NONE) {
                 throw new HostdevException(bdf + " has an unfinished " + cur.get().pending() + " from an earlier "
@@ -117,9 +117,9 @@ final class PoolOperations {
                         "is attached to domain " + cur.get().owner() + "; detach it first (xenhost detach-device "
                                 + cur.get().owner().name() + " " + bdf + ")")));
             }
-            if (!Host.PCIBACK.equals(d.driver())) {
-                throw new IllegalArgumentException(bdf + " is not in the assignable pool (" + (d.driver() == null
-                        ? "bound to no driver" : "bound to dom0 driver " + d.driver()) + "); nothing to remove");
+            if (!Host.PCIBACK.equals(driver)) {
+                throw new IllegalArgumentException(bdf + " is not in the assignable pool (" + (driver == null
+                        ? "bound to no driver" : "bound to dom0 driver " + driver) + "); nothing to remove");
             }
             host.requireWritablePciback();
             Ownership before = cur.orElse(Ownership.assignable(bdf, null, null));

@@ -56,6 +56,14 @@ final class EmulatedHost implements AutoCloseable {
         return new EmulatedHost(tree, dir.resolve("state"), libxl);
     }
 
+    /** A host over a generated tree of {@code functions} functions ({@code Fixtures.largeTree}: 16 igbvf VFs per port). */
+    static EmulatedHost generated(Path dir, int functions) throws IOException {
+        Path tree = dir.resolve("sysfs");
+        org.xenhost.fixtures.Fixtures.largeTree(tree, functions);
+        EmulatedLibxl libxl = EmulatedLibxl.open(dir.resolve("xen"), tree, HostSettings.DEFAULT);
+        return new EmulatedHost(tree, dir.resolve("state"), libxl);
+    }
+
     static Path fixtureTree(String fixture) {
         Path root = Path.of(System.getProperty("xenhost.root", "..")).resolve("fixtures/sysfs").resolve(fixture);
         assertTrue(Files.isDirectory(root.resolve("sys/bus/pci/devices")), "fixture tree " + root);

@@ -102,6 +102,53 @@ class OwnershipJournalTest {
     }
 
     @Test
+    void theRecordThatTriggersAutomaticCompactionIsKept() throws Exception {
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            for (int i = 0; i < OwnershipJournal.COMPACT_AFTER - 1; i++) {
+                j.put(Ownership.assignable(A, "e1000e", "n" + i));
+            }
+            j.put(Ownership.assignable(B, null, "last")); // the COMPACT_AFTER-th record: compaction runs inside it
+            assertEquals(0, j.journalRecords(), "compacted");
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertEquals("last", j.get(B).orElseThrow().name(), "the record that triggered compaction survived");
+            assertEquals("n" + (OwnershipJournal.COMPACT_AFTER - 2), j.get(A).orElseThrow().name());
+        }
+    }
+
+    @Test
+    void concurrentPutsAreAllDurable() throws Exception {
+        java.util.List<PciAddress> devices = new java.util.ArrayList<>();
+        for (int d = 0; d < 32; d++) {
+            devices.add(new PciAddress(0, 0x10, d, 0));
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            java.util.List<java.util.concurrent.Future<?>> all = new java.util.ArrayList<>();
+            for (PciAddress a : devices) {
+                all.add(pool.submit(() -> {
+                    for (int i = 0; i < 20; i++) {
+                        j.put(Ownership.assignable(a, "igbvf", "v" + i));
+                    }
+                    return null;
+                }));
+            }
+            for (var f : all) {
+                f.get(120, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            assertEquals(32, j.entries().size());
+            for (PciAddress a : devices) {
+                assertEquals("v19", j.get(a).orElseThrow().name(), a.toString());
+            }
+            assertTrue(j.replayWarnings().isEmpty(), j.replayWarnings().toString());
+        }
+    }
+
+    @Test
     void aCrashBetweenSnapshotAndTruncationReplaysToTheSameState() throws Exception {
         try (OwnershipJournal j = new OwnershipJournal(state)) {
             j.put(Ownership.assignable(A, "e1000e", null));

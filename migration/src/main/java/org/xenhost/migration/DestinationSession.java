@@ -85,7 +85,8 @@ final class DestinationSession {
                 null, cookie.sourceEndpoint(), cookie, null, Instant.now());
         svc.journal().write(entry);
         try {
-            conn.send(Wire.encode(Wire.PREPARED, new Wire.Prepared(true, null)));
+            conn.send(Wire.encode(Wire.PREPARED, new Wire.Prepared(true, null, cookie.replug())));
+            progress.replugged(cookie.replug());
         } catch (IOException e) {
             destroyed("the source went away after prepare: " + e.getMessage());
             return;

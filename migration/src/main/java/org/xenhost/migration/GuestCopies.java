@@ -13,9 +13,11 @@ import java.util.Optional;
  */
 final class GuestCopies {
     private final Libxl libxl;
+    private final MigrationHost host;
 
-    GuestCopies(Libxl libxl) {
+    GuestCopies(Libxl libxl, MigrationHost host) {
         this.libxl = libxl;
+        this.host = host;
     }
 
     Optional<DomainInfo> find(String uuid) throws LibxlException {
@@ -40,12 +42,24 @@ final class GuestCopies {
         return d.domid();
     }
 
-    /** Source: the destination runs the guest; the suspended copy here goes. */
-    void destroySource(String uuid) throws LibxlException {
-        Optional<DomainInfo> d = find(uuid);
+    /** Source: the destination runs the guest; the suspended copy here goes, its detached devices per policy. */
+    void destroySource(MigrationCookie c) throws LibxlException {
+        Optional<DomainInfo> d = find(c.uuid());
         if (d.isPresent()) {
             libxl.destroy(d.get().domid());
         }
+        if (!c.hostdevs().isEmpty()) {
+            host.releaseOutgoing(c);
+        }
+    }
+
+    /** Source: the guest stays: it runs again under its name, with the devices it had before the migration. */
+    int reviveSource(MigrationCookie c) throws LibxlException {
+        int domid = reviveSource(c.uuid(), c.name());
+        if (!c.hostdevs().isEmpty()) {
+            host.replugOutgoing(c, domid);
+        }
+        return domid;
     }
 
     /** Destination: drop the received copy, but only while it is still the paused incoming one. */
@@ -53,6 +67,9 @@ final class GuestCopies {
         Optional<DomainInfo> d = find(c.uuid());
         if (d.isPresent() && c.incomingName().equals(d.get().name())) {
             libxl.destroy(d.get().domid());
+        }
+        if (!c.replug().isEmpty()) {
+            host.unplugIncoming(c); // devices a failed commit attached go back to the pool
         }
     }
 
@@ -62,6 +79,16 @@ final class GuestCopies {
                 "the received copy of " + c.name() + " (" + c.uuid() + ") is gone"));
         if (c.incomingName().equals(d.name())) {
             libxl.rename(d.domid(), c.incomingName(), c.destinationName());
+        }
+        if (!c.replug().isEmpty()) {
+            // the mapped devices, while the guest is still paused (it resumes with them present)
+            try {
+                host.plugIncoming(c, d.domid());
+            } catch (RuntimeException e) {
+                // back to the incoming name, so the failure path recognises and destroys the copy
+                libxl.rename(d.domid(), c.destinationName(), c.incomingName());
+                throw e;
+            }
         }
         if (!c.options().paused() && d.state() == DomainState.PAUSED) {
             libxl.unpause(d.domid());

@@ -1,6 +1,8 @@
 package org.xenhost.migration;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the source tells the destination before anything is sent (libvirt's migration cookie, with the guest's
@@ -17,13 +19,24 @@ import java.util.List;
  * @param cpuFlags       CPU feature flags of the source host, which the guest may have seen and may use
  * @param configJson     the guest's libxl configuration (JSON), as restored on the destination
  * @param options        the operator's options
+ * @param hostdevs       devices passed through to the guest on the source (moved with {@code --hostdev-policy=replug})
+ * @param replug         source BDF → destination BDF, as the destination resolved it in prepare; empty before
  */
 public record MigrationCookie(String id, String name, String uuid, String sourceHost, String sourceEndpoint,
                               int streamVersion, long memoryMiB, int vcpus, List<String> cpuFlags, String configJson,
-                              MigrationOptions options) {
+                              MigrationOptions options, List<PassedDevice> hostdevs, Map<String, String> replug) {
 
     public MigrationCookie {
         cpuFlags = cpuFlags == null ? List.of() : List.copyOf(cpuFlags);
+        hostdevs = hostdevs == null ? List.of() : List.copyOf(hostdevs);
+        // insertion order is the guest's device order, which the destination keeps
+        replug = replug == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(replug));
+    }
+
+    /** The same cookie with the destination's device mapping. */
+    public MigrationCookie withReplug(Map<String, String> mapping) {
+        return new MigrationCookie(id, name, uuid, sourceHost, sourceEndpoint, streamVersion, memoryMiB, vcpus, cpuFlags,
+                configJson, options, hostdevs, mapping);
     }
 
     /** The name the guest will have on the destination. */

@@ -1,6 +1,8 @@
 package org.xenhost.migration;
 
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * What the migration needs from the driver that hosts it: facts for the destination's early checks, and the
@@ -31,4 +33,47 @@ public interface MigrationHost {
 
     /** Source: the guest runs here again. */
     void outgoingRolledBack(String uuid, int domid);
+
+    // ---- passed-through devices (--hostdev-policy=replug); a host without a device manager takes none ----
+
+    /**
+     * Destination, in prepare: this host's device for each of {@code cookie.hostdevs()}, honouring
+     * {@code options().hostdevMap()} or else matching automatically (an assignable device, on pciback and in no
+     * domain, of the same vendor:device and, for a VF, the same parent type), never one in {@code reserved}.
+     * Nothing is taken yet.
+     *
+     * @return source BDF → destination BDF, in the order of {@code cookie.hostdevs()}
+     * @throws MigrationException (REFUSED) saying which device cannot be matched and why
+     */
+    default Map<String, String> planReplug(MigrationCookie cookie, Set<String> reserved) {
+        if (cookie.hostdevs().isEmpty()) {
+            return Map.of();
+        }
+        throw new MigrationException(MigrationException.Kind.REFUSED, "this host has no host-device manager, so it "
+                + "cannot take the devices " + cookie.hostdevs().stream().map(PassedDevice::bdf).toList());
+    }
+
+    /** Source, before the stream: detach the guest's devices (they stay in the pool until the migration ends). */
+    default void unplugOutgoing(MigrationCookie cookie, int domid) {
+        throw new MigrationException(MigrationException.Kind.REFUSED, "this host cannot detach host devices");
+    }
+
+    /** Source, when the guest stays: give it its devices back. Safe to repeat (devices it has are skipped). */
+    default void replugOutgoing(MigrationCookie cookie, int domid) {
+    }
+
+    /** Source, after the commit: the detached devices go where their policy says (dom0 driver or the pool). */
+    default void releaseOutgoing(MigrationCookie cookie) {
+    }
+
+    /** Destination, before unpausing: attach the mapped devices to the copy. Safe to repeat. */
+    default void plugIncoming(MigrationCookie cookie, int domid) {
+        if (!cookie.replug().isEmpty()) {
+            throw new MigrationException(MigrationException.Kind.FAILED, "this host cannot attach host devices");
+        }
+    }
+
+    /** Destination, after destroying its copy: release what {@link #plugIncoming} attached, if anything. */
+    default void unplugIncoming(MigrationCookie cookie) {
+    }
 }

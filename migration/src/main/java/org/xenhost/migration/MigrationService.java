@@ -61,7 +61,7 @@ public final class MigrationService implements AutoCloseable {
         this.journal = journal;
         this.host = host;
         this.endpoint = endpoint;
-        this.copies = new GuestCopies(libxl);
+        this.copies = new GuestCopies(libxl, host);
         AtomicInteger n = new AtomicInteger();
         this.connections = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "migration-in-" + n.incrementAndGet());
@@ -79,11 +79,63 @@ public final class MigrationService implements AutoCloseable {
 
     /** A new outgoing migration; {@link SourceSession#run()} carries it out on the caller's thread. */
     public SourceSession outgoing(OutgoingGuest guest, String destination, MigrationOptions options) {
+        return outgoing(guest, destination, options, UUID.randomUUID().toString());
+    }
+
+    /** An outgoing migration under the id a {@link #begin} cookie gave it (perform after begin). */
+    public SourceSession outgoing(OutgoingGuest guest, String destination, MigrationOptions options, String id) {
         if (transport == null) {
             throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "this daemon has no migration transport: "
                     + "start it with --listen, --tls-dir and --tls-name");
         }
-        return new SourceSession(this, UUID.randomUUID().toString(), guest, destination, options);
+        if (id == null || !id.matches("[A-Za-z0-9-]{1,64}") || journal.read(id).isPresent()) {
+            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "migration id '" + id
+                    + "' is not a fresh one from begin (each cookie is performed once)");
+        }
+        return new SourceSession(this, id, guest, destination, options);
+    }
+
+    /** Begin, on the source: the cookie for moving {@code guest} with {@code options}; nothing is journaled or sent. */
+    public MigrationCookie begin(OutgoingGuest guest, MigrationOptions options) {
+        return new SourceSession(this, UUID.randomUUID().toString(), guest, null, options).begin();
+    }
+
+    // ---- confirm: performed migrations the caller has not confirmed yet ----------------------------------
+
+    private static final Duration CONFIRM_WAIT = Duration.ofSeconds(60);
+    private final Map<String, SourceSession> awaitingConfirm = new ConcurrentHashMap<>();
+
+    /** After a successful perform: the caller confirms; if it never does, this service does after a while. */
+    void awaitConfirm(SourceSession s) {
+        awaitingConfirm.put(s.id(), s);
+        timer.schedule(() -> {
+            SourceSession left = awaitingConfirm.get(s.id());
+            if (left != null) {
+                log.warn("migration {}: performed but not confirmed within {} s; confirming (the destination runs the guest)",
+                        s.id(), CONFIRM_WAIT.toSeconds());
+                left.confirm();
+            }
+        }, CONFIRM_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    void confirmed(String id) {
+        awaitingConfirm.remove(id);
+    }
+
+    /** Confirm, on the source, of a performed migration. */
+    public MigrationStats confirm(String id) {
+        SourceSession s = awaitingConfirm.get(id);
+        if (s == null) {
+            String where = journal.read(id).map(e -> "it is " + e.phase().label()).orElse("this host has no record of it");
+            throw new MigrationException(MigrationException.Kind.REFUSED, "migration " + id + " is not waiting for "
+                    + "confirmation (" + where + ")");
+        }
+        return s.confirm();
+    }
+
+    /** The performed migration of a guest (by uuid) waiting for confirmation, if any. */
+    public Optional<String> awaitingConfirmOf(String uuid) {
+        return awaitingConfirm.values().stream().filter(s -> s.guest().uuid().equalsIgnoreCase(uuid)).map(SourceSession::id).findFirst();
     }
 
     /** The running migration of a guest (by name or uuid), either direction. */
@@ -169,13 +221,11 @@ public final class MigrationService implements AutoCloseable {
             MigrationCookie cookie = p.cookie();
             DestinationSession session;
             synchronized (incoming) {
-                String refusal = conflictsWithIncoming(cookie);
-                if (refusal == null) {
-                    refusal = DestinationSession.refusal(cookie, host, reservedMiB());
-                }
-                if (refusal != null) {
-                    log.info("migration {} of {} from {} refused: {}", cookie.id(), cookie.name(), c.peer(), refusal);
-                    c.send(Wire.encode(Wire.PREPARED, new Wire.Prepared(false, refusal)));
+                try {
+                    cookie = prepareLocked(cookie);
+                } catch (MigrationException e) {
+                    log.info("migration {} of {} from {} refused: {}", cookie.id(), cookie.name(), c.peer(), e.getMessage());
+                    c.send(Wire.encode(Wire.PREPARED, new Wire.Prepared(false, e.getMessage())));
                     Thread.sleep(100);
                     return;
                 }
@@ -196,6 +246,62 @@ public final class MigrationService implements AutoCloseable {
         }
     }
 
+    /**
+     * Prepare, on the destination: the early refusals and the device mapping, as the listener runs them when a
+     * source asks. Called alone it answers "would this host take the guest now?" and reserves nothing.
+     *
+     * @return the cookie with this host's device mapping
+     * @throws MigrationException (REFUSED) with the reason
+     */
+    public MigrationCookie prepare(MigrationCookie cookie) {
+        synchronized (incoming) {
+            return prepareLocked(cookie);
+        }
+    }
+
+    private MigrationCookie prepareLocked(MigrationCookie cookie) {
+        String refusal = conflictsWithIncoming(cookie);
+        if (refusal == null) {
+            refusal = DestinationSession.refusal(cookie, host, reservedMiB());
+        }
+        if (refusal != null) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, refusal);
+        }
+        if (cookie.hostdevs().isEmpty()) {
+            return cookie;
+        }
+        // the devices are resolved here: a migration this host cannot complete is refused before a byte moves
+        try {
+            return cookie.withReplug(host.planReplug(cookie, reservedDevices()));
+        } catch (IllegalArgumentException e) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Finish, on the destination, of a migration whose session ended without the source's "go" or "abort" (the
+     * link or the source was lost): settles the incoming copy by the two journals, asking the source, so the
+     * copy runs only if the source handed the guest over. (In the peer-to-peer flow "go" runs finish.)
+     *
+     * @return this side's phase afterwards
+     */
+    public Phase finish(String id) {
+        if (incoming.containsKey(id)) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "migration " + id + " is in progress; it "
+                    + "finishes when the source clears it");
+        }
+        JournalEntry e = journal.read(id).orElseThrow(() -> new MigrationException(MigrationException.Kind.INVALID_INPUT,
+                "this host has no record of migration " + id));
+        if (e.isSource()) {
+            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "migration " + id + " left this host; "
+                    + "finish is the destination's phase");
+        }
+        if (!e.phase().terminal() && settleOnce(id)) {
+            unsettled.remove(id);
+        }
+        return journal.read(id).map(JournalEntry::phase).orElse(e.phase());
+    }
+
     private String conflictsWithIncoming(MigrationCookie c) {
         for (DestinationSession d : incoming.values()) {
             MigrationCookie o = d.cookie();
@@ -204,6 +310,13 @@ public final class MigrationService implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /** Devices promised to incoming migrations that have not attached them yet. */
+    private java.util.Set<String> reservedDevices() {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        incoming.values().forEach(d -> out.addAll(d.cookie().replug().values()));
+        return out;
     }
 
     private long reservedMiB() {
@@ -346,12 +459,12 @@ public final class MigrationService implements AutoCloseable {
         try {
             if (e.isSource()) {
                 if (o == Resolution.Outcome.COMMIT) {
-                    copies.destroySource(e.uuid());
+                    copies.destroySource(c);
                     journal.write(e.at(Phase.COMMITTED, why));
                     host.outgoingCommitted(e.uuid(), c.options());
                     log.info("migration {}: {} runs on the destination; source copy destroyed ({})", e.id(), e.name(), why);
                 } else {
-                    int domid = copies.reviveSource(e.uuid(), e.name());
+                    int domid = copies.reviveSource(c);
                     journal.write(e.at(Phase.ROLLED_BACK, why));
                     host.outgoingRolledBack(e.uuid(), domid);
                     log.info("migration {}: {} resumed on the source ({})", e.id(), e.name(), why);

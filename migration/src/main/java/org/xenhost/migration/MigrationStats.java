@@ -21,9 +21,13 @@ package org.xenhost.migration;
  * @param finalPassPages       pages sent while the source was paused (the last dirty set), -1 before then
  * @param outcome              null while running; "completed", "rolled-back", "aborted", "failed", "undecided"
  * @param message              why it ended so, or null
+ * @param replugged            devices moved with {@code --hostdev-policy=replug}: source BDF → destination BDF
  */
 public record MigrationStats(String id, String role, String phase, String step, long bytes, long pages,
                              long memoryTotalBytes, long memoryRemainingBytes, int iteration, double dirtyRateMiBps,
                              double transferRateMiBps, long elapsedMs, long etaMs, long downtimeMs, long finalPassPages, String outcome,
-                             String message) {
+                             String message, java.util.Map<String, String> replugged) {
+    public MigrationStats {
+        replugged = replugged == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(replugged));
+    }
 }

@@ -11,11 +11,16 @@ import java.util.List;
  * @param configJson its libxl configuration (JSON)
  * @param memoryMiB  its memory
  * @param vcpus      its vCPUs
- * @param hostdevs   BDFs of devices passed through to it
+ * @param hostdevs   devices passed through to it
  */
 public record OutgoingGuest(Integer domid, String name, String uuid, String configJson, long memoryMiB, int vcpus,
-                            List<String> hostdevs) {
+                            List<PassedDevice> hostdevs) {
     public OutgoingGuest {
         hostdevs = hostdevs == null ? List.of() : List.copyOf(hostdevs);
+    }
+
+    /** The devices' BDFs, for messages. */
+    public List<String> hostdevBdfs() {
+        return hostdevs.stream().map(PassedDevice::bdf).toList();
     }
 }

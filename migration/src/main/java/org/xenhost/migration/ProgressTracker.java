@@ -24,6 +24,7 @@ final class ProgressTracker implements ProgressListener {
     private final long startNs = System.nanoTime();
 
     private volatile Phase phase;
+    private volatile java.util.Map<String, String> replugged = java.util.Map.of();
     private volatile String step = "";
     private volatile long roundDone;
     private volatile long roundTotal;
@@ -111,6 +112,11 @@ final class ProgressTracker implements ProgressListener {
         return (System.nanoTime() - startNs) / 1_000_000;
     }
 
+    /** The devices this migration moved (source BDF → destination BDF), reported with the statistics. */
+    void replugged(java.util.Map<String, String> mapping) {
+        replugged = mapping;
+    }
+
     MigrationStats snapshot() {
         TapSnapshot t = tap.snapshot();
         long now = System.nanoTime();
@@ -124,7 +130,7 @@ final class ProgressTracker implements ProgressListener {
         long eta = rate > 0 ? (long) (remaining / (rate * (1 << 20)) * 1000) : -1;
         return new MigrationStats(id, role, phase.label(), step, t.bytes(), t.pagesWithData(), memoryTotalBytes,
                 remaining, iteration, round(dirtyRate), round(rate), elapsedMs(), outcome != null ? 0 : eta, downtimeMs,
-                finalPassPages, outcome, message);
+                finalPassPages, outcome, message, replugged);
     }
 
     private static double round(double v) {

@@ -11,6 +11,8 @@ import org.xenhost.transport.PeerConnection;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -34,25 +36,33 @@ public final class SourceSession {
     private volatile OutboundStream stream;
     private volatile PeerConnection conn;
     private JournalEntry entry;
+    /** Set before the devices are detached: a rollback from then on re-attaches them. */
+    private boolean unplugged;
 
     SourceSession(MigrationService svc, String id, OutgoingGuest guest, String destination, MigrationOptions options) {
         this.svc = svc;
         this.id = id;
         this.guest = guest;
         this.options = options;
-        int colon = destination == null ? -1 : destination.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination
-                    + "' must be HOST:PORT of the destination daemon's migration listener");
-        }
-        this.destHost = destination.substring(0, colon).replace("[", "").replace("]", "");
-        try {
-            this.destPort = Integer.parseInt(destination.substring(colon + 1));
-        } catch (NumberFormatException e) {
-            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port is not a number");
-        }
-        if (destPort < 1 || destPort > 65535) {
-            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port must be 1-65535");
+        if (destination == null) {
+            // begin only: the cookie needs no destination
+            this.destHost = null;
+            this.destPort = 0;
+        } else {
+            int colon = destination.lastIndexOf(':');
+            if (colon <= 0) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination
+                        + "' must be HOST:PORT of the destination daemon's migration listener");
+            }
+            this.destHost = destination.substring(0, colon).replace("[", "").replace("]", "");
+            try {
+                this.destPort = Integer.parseInt(destination.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port is not a number");
+            }
+            if (destPort < 1 || destPort > 65535) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "destination '" + destination + "': port must be 1-65535");
+            }
         }
         this.progress = new ProgressTracker(id, JournalEntry.SOURCE, guest.memoryMiB() << 20, Phase.BEGIN);
     }
@@ -94,15 +104,34 @@ public final class SourceSession {
         return true;
     }
 
-    /** Runs the migration to its end; returns the final statistics or throws saying where the guest is. */
+    /** Runs the migration to its end (perform, then confirm); returns the final statistics or throws saying where the guest is. */
     public MigrationStats run() {
+        perform();
+        return confirm();
+    }
+
+    /**
+     * Perform (libvirt's third phase, driven from the source, peer to peer): journals the cookie, has the
+     * destination prepare it, detaches replugged devices, streams the guest and runs the commit handshake up to
+     * the destination's result, so the destination's finish (unpause) has happened when this returns. The copy
+     * here is then paused as NAME--migratedaway until {@link #confirm()}. A failure before the hand-over rolls
+     * back (the guest keeps running here) and throws.
+     */
+    public MigrationStats perform() {
+        if (destHost == null) {
+            throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "perform needs the destination's HOST:PORT");
+        }
         svc.register(this);
         java.util.concurrent.ScheduledFuture<?> timer = options.timeoutSeconds() > 0
                 ? svc.timer().schedule(() -> abort("timed out after " + options.timeoutSeconds() + " s"),
                 options.timeoutSeconds(), java.util.concurrent.TimeUnit.SECONDS)
                 : null;
         try {
-            return runSteps();
+            MigrationStats st = runSteps();
+            if (entry.phase() == Phase.MIGRATED_AWAY) {
+                svc.awaitConfirm(this);
+            }
+            return st;
         } finally {
             if (timer != null) {
                 timer.cancel(false);
@@ -115,30 +144,36 @@ public final class SourceSession {
         }
     }
 
+    /**
+     * Confirm (libvirt's last phase, on the source) after a successful {@link #perform()}: the destination runs
+     * the guest, so the copy here is destroyed, its detached devices go where their policy says, and the journal
+     * records COMMITTED. Repeating it (or the service's own confirmation of a perform nobody confirmed) is harmless.
+     */
+    public MigrationStats confirm() {
+        synchronized (svc.lockFor(id)) {
+            if (entry.phase() == Phase.MIGRATED_AWAY) {
+                // 7. the destination runs the guest: the source copy goes
+                try {
+                    svc.copies().destroySource(entry.cookie());
+                } catch (LibxlException | RuntimeException e) {
+                    log.warn("migration {}: the destination runs {}, but destroying the source copy failed: {}", id, guest.name(), e.getMessage());
+                }
+                advance(Phase.COMMITTED, "completed");
+                svc.host().outgoingCommitted(guest.uuid(), options);
+                progress.finish("completed", null);
+                log.info("migration {}: {} now runs on {} (downtime {} ms)", id, guest.name(), destHost, progress.snapshot().downtimeMs());
+            } else if (entry.phase() != Phase.COMMITTED) {
+                throw new MigrationException(MigrationException.Kind.REFUSED, "migration " + id + " of '" + guest.name()
+                        + "' is " + entry.phase().label() + "; only a performed migration can be confirmed");
+            }
+            svc.confirmed(id);
+            return progress.snapshot();
+        }
+    }
+
     private MigrationStats runSteps() {
         // 1. begin: the guest can go, the cookie says what it needs
-        if (!guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
-                    + guest.hostdevs() + ": Xen cannot track the pages a device writes by DMA (log-dirty is refused for "
-                    + "a domain with assigned PCI devices), so its memory cannot be copied live; detach them, or migrate "
-                    + "with --hostdev-policy=replug to unplug them here and plug matching devices on the destination");
-        }
-        if (!guest.hostdevs().isEmpty()) {
-            // the driver's unplug/replug orchestration (host-device manager) is not wired yet: refuse, do not strip
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
-                    + guest.hostdevs() + " and --hostdev-policy=replug is not implemented in this version; detach them "
-                    + "('xenhost detach-device') and migrate, then attach the destination's devices there");
-        }
-        if (guest.domid() == null && !options.offline()) {
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
-                    + "' is not running; move its definition with --offline --persist");
-        }
-        if (guest.domid() != null && options.offline()) {
-            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
-                    + "' is running; --offline is for shut-off domains");
-        }
-        MigrationCookie cookie = new MigrationCookie(id, guest.name(), guest.uuid(), svc.host().hostName(), svc.endpoint(),
-                Libxl.STREAM_VERSION, guest.memoryMiB(), guest.vcpus(), svc.host().cpuFlags(), guest.configJson(), options);
+        MigrationCookie cookie = begin();
         entry = new JournalEntry(id, JournalEntry.SOURCE, Phase.BEGIN, guest.name(), guest.uuid(), guest.domid(),
                 destHost + ":" + destPort, cookie, null, Instant.now());
         svc.journal().write(entry);
@@ -151,12 +186,28 @@ public final class SourceSession {
             if (!p.accepted()) {
                 throw refusedByPeer(p.reason());
             }
+            cookie = accepted(cookie, p);
         } catch (IOException e) {
             return rollback("preparing on " + destHost + ":" + destPort + " failed: " + e.getMessage(), e);
         }
+        // the journal holds the mapping before any device moves: recovery re-attaches or releases from it
+        entry = new JournalEntry(entry.id(), entry.role(), entry.phase(), entry.name(), entry.uuid(), entry.domid(),
+                entry.peer(), cookie, entry.message(), Instant.now());
         advance(Phase.PREPARED, null);
         if (options.offline()) {
             return finishOffline();
+        }
+        // 2b. replug: the devices leave the guest before the stream (Xen refuses log-dirty while one is assigned)
+        if (!cookie.replug().isEmpty()) {
+            unplugged = true;
+            try {
+                svc.host().unplugOutgoing(cookie, guest.domid());
+            } catch (RuntimeException e) {
+                return rollback("detaching " + cookie.replug().keySet() + " from '" + guest.name() + "' failed: "
+                        + e.getMessage(), e);
+            }
+            progress.replugged(cookie.replug());
+            CrashPoint.reached("source:unplugged");
         }
         // 3. perform: the stream, with backpressure from the transport's window
         try {
@@ -212,19 +263,64 @@ public final class SourceSession {
                     + "paused as '" + guest.name() + "--migratedaway' until the destination is asked which copy runs "
                     + "(this daemon retries; the destination's journal decides)");
         }
-        // 7. the destination runs the guest: the source copy goes
-        synchronized (svc.lockFor(id)) {
-            try {
-                svc.copies().destroySource(guest.uuid());
-            } catch (LibxlException e) {
-                log.warn("migration {}: the destination runs {}, but destroying the source copy failed: {}", id, guest.name(), e.getMessage());
-            }
-            advance(Phase.COMMITTED, "completed");
-        }
-        svc.host().outgoingCommitted(guest.uuid(), options);
-        progress.finish("completed", null);
-        log.info("migration {}: {} now runs on {} (downtime {} ms)", id, guest.name(), destHost, progress.snapshot().downtimeMs());
+        // 7 is confirm(): the destination runs the guest
         return progress.snapshot();
+    }
+
+    /**
+     * Begin (libvirt's first phase, on the source): checks that the guest can go with these options and builds
+     * the cookie. No side effect: nothing is journaled, detached or sent.
+     */
+    public MigrationCookie begin() {
+        // an offline migration copies no memory: the definition moves with its devices as they are written
+        if (!options.offline() && !guest.hostdevs().isEmpty() && options.hostdevPolicy() == MigrationOptions.HostdevPolicy.REFUSE) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name() + "' has host devices "
+                    + guest.hostdevBdfs() + ": Xen cannot track the pages a device writes by DMA (log-dirty is refused for "
+                    + "a domain with assigned PCI devices), so its memory cannot be copied live; detach them, or migrate "
+                    + "with --hostdev-policy=replug to unplug them here and plug matching devices on the destination");
+        }
+        for (String src : options.hostdevMap().keySet()) {
+            if (!guest.hostdevBdfs().contains(src)) {
+                throw new MigrationException(MigrationException.Kind.INVALID_INPUT, "--hostdev-map " + src + "="
+                        + options.hostdevMap().get(src) + ": domain '" + guest.name() + "' has no device " + src
+                        + " (its devices: " + guest.hostdevBdfs() + ")");
+            }
+        }
+        if (guest.domid() == null && !options.offline()) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
+                    + "' is not running; move its definition with --offline --persist");
+        }
+        if (guest.domid() != null && options.offline()) {
+            throw new MigrationException(MigrationException.Kind.REFUSED, "domain '" + guest.name()
+                    + "' is running; --offline is for shut-off domains");
+        }
+        List<PassedDevice> moving = options.offline() ? List.of() : guest.hostdevs();
+        return new MigrationCookie(id, guest.name(), guest.uuid(), svc.host().hostName(), svc.endpoint(),
+                Libxl.STREAM_VERSION, guest.memoryMiB(), guest.vcpus(), svc.host().cpuFlags(),
+                moving.isEmpty() ? guest.configJson() : withoutDevices(guest.configJson()), options, moving, Map.of());
+    }
+
+    /** The configuration the destination restores: the devices are re-plugged there, mapped, not restored. */
+    private static String withoutDevices(String json) {
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode root =
+                    (com.fasterxml.jackson.databind.node.ObjectNode) MigrationJournal.JSON.readTree(json);
+            root.remove("pcidevs");
+            return MigrationJournal.JSON.writeValueAsString(root);
+        } catch (IOException | ClassCastException e) {
+            throw new MigrationException(MigrationException.Kind.FAILED, "the guest's configuration is not libxl JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /** The destination's answer to prepare: it must have mapped every device, and only those. */
+    private static MigrationCookie accepted(MigrationCookie cookie, Wire.Prepared p) throws IOException {
+        Map<String, String> mapping = p.replug() == null ? Map.of() : p.replug();
+        List<String> asked = cookie.hostdevs().stream().map(PassedDevice::bdf).toList();
+        if (!mapping.keySet().equals(new java.util.HashSet<>(asked))) {
+            throw new IOException("the destination mapped devices " + mapping.keySet() + " for " + asked
+                    + " (an older daemon that cannot replug?)");
+        }
+        return cookie.withReplug(mapping);
     }
 
     private MigrationStats finishOffline() {
@@ -279,16 +375,29 @@ public final class SourceSession {
             }
         }
         synchronized (svc.lockFor(id)) {
+            MigrationCookie cookie = entry.cookie();
             if (guest.domid() != null && entry.phase().compareTo(Phase.STREAMING) >= 0) {
                 try {
-                    svc.copies().reviveSource(guest.uuid(), guest.name());
-                } catch (LibxlException e) {
+                    svc.copies().reviveSource(cookie);
+                } catch (LibxlException | RuntimeException e) {
                     log.error("migration {}: could not resume {} at the source: {}", id, guest.name(), e.getMessage());
                     advance(Phase.ROLLED_BACK, why + "; resuming the source failed: " + e.getMessage());
                     progress.finish("failed", why);
                     throw new MigrationException(MigrationException.Kind.FAILED, "migration of '" + guest.name() + "' failed ("
                             + why + ") and the source copy could not be resumed: " + e.getMessage()
                             + "; see 'xenhost list' and resume it with 'xenhost resume " + guest.name() + "'", cause);
+                }
+            }
+            if (guest.domid() != null && unplugged && entry.phase().compareTo(Phase.STREAMING) < 0) {
+                try {
+                    svc.host().replugOutgoing(cookie, guest.domid());
+                } catch (RuntimeException e) {
+                    log.error("migration {}: could not give {} its devices back: {}", id, guest.name(), e.getMessage());
+                    advance(Phase.ROLLED_BACK, why + "; re-attaching its devices failed: " + e.getMessage());
+                    progress.finish("failed", why);
+                    throw new MigrationException(MigrationException.Kind.FAILED, "migration of '" + guest.name() + "' failed ("
+                            + why + "); the guest keeps running here but re-attaching its devices " + cookie.replug().keySet()
+                            + " failed: " + e.getMessage() + "; attach them with 'xenhost attach-device'", cause);
                 }
             }
             advance(Phase.ROLLED_BACK, why);

@@ -32,7 +32,11 @@ public final class Wire {
     record Prepare(MigrationCookie cookie) {
     }
 
-    record Prepared(boolean accepted, String reason) {
+    /** @param replug the destination's device for each source device (source BDF → destination BDF) */
+    record Prepared(boolean accepted, String reason, java.util.Map<String, String> replug) {
+        Prepared(boolean accepted, String reason) {
+            this(accepted, reason, java.util.Map.of());
+        }
     }
 
     record Ready(long bytes, long pages) {

@@ -93,7 +93,8 @@ class MigrationSessionTest {
             String uuid = TwoHosts.start(h.a, "nic", 16, 0);
             OutgoingGuest g = TwoHosts.guest(h.a, uuid);
             OutgoingGuest withNic = new OutgoingGuest(g.domid(), g.name(), g.uuid(), g.configJson(), g.memoryMiB(), g.vcpus(),
-                    List.of("0000:03:00.0"));
+                    List.of(new PassedDevice("0000:03:00.0", "8086:10d3", null,
+                            org.xenhost.libxl.LibxlDevicePci.of(0, 3, 0, 0), false)));
             MigrationException e = assertThrows(MigrationException.class,
                     () -> h.a.service.outgoing(withNic, h.b.endpoint(), live(false, 0)).run());
             assertEquals(MigrationException.Kind.REFUSED, e.kind());
@@ -101,6 +102,70 @@ class MigrationSessionTest {
                     && e.getMessage().contains("--hostdev-policy=replug"), e.getMessage());
             assertEquals(DomainState.RUNNING, h.a.domain(uuid).orElseThrow().state());
             assertTrue(h.a.journal.all().isEmpty(), "refused before anything was journaled or sent");
+        }
+    }
+
+    private static OutgoingGuest withVf(OutgoingGuest g) {
+        return new OutgoingGuest(g.domid(), g.name(), g.uuid(), g.configJson(), g.memoryMiB(), g.vcpus(),
+                List.of(new PassedDevice("0000:02:10.0", "8086:10ca", "8086:10c9",
+                        org.xenhost.libxl.LibxlDevicePci.of(0, 2, 0x10, 0), true)));
+    }
+
+    private static MigrationOptions replug() {
+        return new MigrationOptions(true, false, false, false, false, 0, false, null, 0,
+                MigrationOptions.HostdevPolicy.REPLUG, java.util.Map.of());
+    }
+
+    @Test
+    void replugDetachesBeforeTheStreamAndAttachesBeforeTheUnpause() throws Exception {
+        try (TwoHosts h = new TwoHosts()) {
+            String uuid = TwoHosts.start(h.a, "nic", 16, 0);
+            MigrationStats st = h.a.service.outgoing(withVf(TwoHosts.guest(h.a, uuid)), h.b.endpoint(), replug()).run();
+            assertEquals(java.util.Map.of("0000:02:10.0", "0000:05:00.0"), st.replugged());
+            // source: detached while the guest still ran (before the stream), released after the commit
+            assertEquals(List.of("unplug:RUNNING", "release", "out:" + uuid), h.a.host.events);
+            // destination: mapped in prepare, attached while the copy was still paused
+            assertEquals("plan", h.b.host.events.get(0));
+            assertEquals("plug:PAUSED", h.b.host.events.get(1));
+            assertTrue(h.b.host.events.get(2).startsWith("in:nic:"), h.b.host.events.toString());
+            assertEquals(DomainState.RUNNING, h.b.domain(uuid).orElseThrow().state());
+            // both journals keep the mapping, for recovery
+            String id = st.id();
+            assertEquals("0000:05:00.0", h.a.journal.read(id).orElseThrow().cookie().replug().get("0000:02:10.0"));
+            assertEquals("0000:05:00.0", h.b.journal.read(id).orElseThrow().cookie().replug().get("0000:02:10.0"));
+        }
+    }
+
+    @Test
+    void aDestinationWithoutAMatchRefusesBeforeTheSourceDetachesAnything() throws Exception {
+        try (TwoHosts h = new TwoHosts()) {
+            String uuid = TwoHosts.start(h.a, "nic", 16, 0);
+            h.b.host.planTo = null;
+            MigrationException e = assertThrows(MigrationException.class,
+                    () -> h.a.service.outgoing(withVf(TwoHosts.guest(h.a, uuid)), h.b.endpoint(), replug()).run());
+            assertEquals(MigrationException.Kind.REFUSED, e.kind());
+            assertTrue(e.getMessage().contains("no device like 8086:10ca (VF of 8086:10c9)"), e.getMessage());
+            assertEquals(List.of("back:" + uuid), h.a.host.events, "nothing was detached");
+            assertEquals(DomainState.RUNNING, h.a.domain(uuid).orElseThrow().state());
+            assertTrue(h.b.domain(uuid).isEmpty());
+        }
+    }
+
+    @Test
+    void aFailedAttachAtTheDestinationDestroysItsCopyAndTheSourceGetsItsDeviceBack() throws Exception {
+        try (TwoHosts h = new TwoHosts()) {
+            String uuid = TwoHosts.start(h.a, "nic", 16, 0);
+            h.b.host.failPlug = true;
+            MigrationException e = assertThrows(MigrationException.class,
+                    () -> h.a.service.outgoing(withVf(TwoHosts.guest(h.a, uuid)), h.b.endpoint(), replug()).run());
+            assertTrue(e.getMessage().contains("the mapped device vanished") && e.getMessage().contains("keeps running here"),
+                    e.getMessage());
+            // the source had handed over (go) and the destination answered "not ok": resume, then re-attach
+            assertEquals(List.of("unplug:RUNNING", "replug:RUNNING", "back:" + uuid), h.a.host.events);
+            assertEquals(DomainState.RUNNING, h.a.domain(uuid).orElseThrow().state());
+            assertEquals("nic", h.a.domain(uuid).orElseThrow().name());
+            assertEquals(List.of("plan", "plug:PAUSED", "unplugIncoming"), h.b.host.events);
+            assertTrue(h.b.domain(uuid).isEmpty(), "the destination destroyed its copy");
         }
     }
 
@@ -154,7 +219,7 @@ class MigrationSessionTest {
             h.b.libxl.pause(domid);
             h.b.libxl.rename(domid, "orphan", "orphan--incoming");
             MigrationCookie c = new MigrationCookie("m-1", "orphan", uuid, "a", null, 2, 16, 2, List.of(),
-                    "{}", live(false, 0));
+                    "{}", live(false, 0), List.of(), null);
             h.b.journal.write(new JournalEntry("m-1", JournalEntry.DESTINATION, Phase.RECEIVED, "orphan", uuid, domid,
                     null, c, null, java.time.Instant.now()));
             h.a.journal.write(new JournalEntry("m-1", JournalEntry.SOURCE, Phase.MIGRATED_AWAY, "orphan", uuid, 99,

@@ -136,6 +136,58 @@ final class TwoHosts implements AutoCloseable {
         public void outgoingRolledBack(String uuid, int domid) {
             events.add("back:" + uuid);
         }
+
+        /** The destination's answer in prepare: every device to {@code planTo}, or a refusal when null. */
+        volatile String planTo = "0000:05:00.0";
+        /** Makes the destination's attach before unpausing fail. */
+        volatile boolean failPlug;
+
+        @Override
+        public java.util.Map<String, String> planReplug(MigrationCookie c, java.util.Set<String> reserved) {
+            events.add("plan");
+            if (planTo == null) {
+                throw new MigrationException(MigrationException.Kind.REFUSED, "no device like " + c.hostdevs().get(0).kind());
+            }
+            java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+            c.hostdevs().forEach(d -> m.put(d.bdf(), planTo));
+            return m;
+        }
+
+        @Override
+        public void unplugOutgoing(MigrationCookie c, int domid) {
+            events.add("unplug:" + state(domid));
+        }
+
+        @Override
+        public void replugOutgoing(MigrationCookie c, int domid) {
+            events.add("replug:" + state(domid));
+        }
+
+        @Override
+        public void releaseOutgoing(MigrationCookie c) {
+            events.add("release");
+        }
+
+        @Override
+        public void plugIncoming(MigrationCookie c, int domid) {
+            events.add("plug:" + state(domid));
+            if (failPlug) {
+                throw new MigrationException(MigrationException.Kind.FAILED, "the mapped device vanished");
+            }
+        }
+
+        @Override
+        public void unplugIncoming(MigrationCookie c) {
+            events.add("unplugIncoming");
+        }
+
+        private String state(int domid) {
+            try {
+                return libxl.domainInfo(domid).state().name();
+            } catch (LibxlException e) {
+                return "gone";
+            }
+        }
     }
 
     TwoHosts(long destMemoryBytes) throws IOException {

@@ -58,6 +58,29 @@ final class Harness {
                 fail("scenario " + name + " failed, exit code " + code + "; its output:\n" + run.textOr("log", "(none)")
                         + "\n---- realxen/run.sh ----\n" + runOutput);
             }
+            if (Files.exists(run.out().resolve("retried"))) {
+                // dom0-init retries only after a guest kernel panic (a TCG fault, README.md); make sure that is what
+                // every failed attempt's evidence shows, so a retry can never hide a failure of ours.
+                List<Path> attempts;
+                try (var dirs = Files.list(run.out())) {
+                    attempts = dirs.filter(d -> d.getFileName().toString().startsWith("attempt-")).sorted().toList();
+                }
+                if (attempts.isEmpty()) {
+                    fail("scenario " + name + " was retried but kept no attempt's evidence in " + run.out());
+                }
+                for (Path attempt : attempts) {
+                    boolean panicked;
+                    try (var files = Files.list(attempt)) {
+                        panicked = files.filter(f -> f.getFileName().toString().startsWith("guest-"))
+                                .anyMatch(f -> textOr(f).contains("Kernel panic"));
+                    }
+                    if (!panicked) {
+                        fail("scenario " + name + " was retried but " + attempt + " shows no guest kernel panic");
+                    }
+                }
+                System.out.println("scenario " + name + " passed after " + attempts.size() + " failed attempt(s), "
+                        + "each ended by a guest kernel panic under TCG:\n" + run.textOr("retried", "?").trim());
+            }
             System.out.println("scenario " + name + ": " + run.timings() + " (boot: " + textOr(out.resolve("wall-seconds"))
                     + " s for all scenarios)");
             return run;

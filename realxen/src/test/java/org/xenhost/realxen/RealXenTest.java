@@ -46,7 +46,7 @@ class RealXenTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The scenarios, in priority order; one boot runs them all (a boot and a JVM start dominate under TCG). */
-    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "xlmigrate");
+    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "pciguest", "xlmigrate");
     /** Hard limit for the whole boot; TCG timings vary 3x with the host's load. */
     static final int BOOT_TIMEOUT_SECONDS = 2400;
     private static Harness.Boot boot;
@@ -113,7 +113,7 @@ class RealXenTest {
     }
 
     /**
-     * Scenario 3 proves: {@code xenhost save} of a running PVH guest on the real libxl writes a file Xen's own
+     * Scenario 3 proves: {@code xenhost save} of a running PV guest on the real libxl writes a file Xen's own
      * verify-stream-v2 accepts as an xl save file, and the guest is gone from Xen meanwhile; {@code xenhost restore}
      * brings the same guest back: its heartbeat counter continues where it stopped (a reboot would restart at 0).
      * And the other way round: a save file written by the real {@code xl save} is read to its end by xenhost's
@@ -194,6 +194,97 @@ class RealXenTest {
         assertFalse(run.text("xl-assignable-after.txt").contains(bdf), "xl pci-assignable-list after remove:\n"
                 + run.text("xl-assignable-after.txt"));
         assertEquals("e1000", run.text("driver-after").trim(), "rebind gave the device back to e1000");
+
+        // xenhost's sysfs inventory on a real Xen dom0 against lspci there, field by field, with the e1000 on its
+        // own driver and on pciback.
+        assertPciListMatchesLspci(run.text("pci-list.json"), run.text("lspci-vmm.txt"), bdf, "e1000");
+        assertPciListMatchesLspci(run.text("pci-list-assigned.json"), run.text("lspci-vmm-assigned.txt"), bdf, "pciback");
+    }
+
+    /**
+     * Scenario 2, second part, proves: xenhostd on the real libxl starts a PV guest whose config names QEMU's e1000
+     * with {@code managed=yes}: the host-device manager moves it to pciback and the real toolstack ({@code xl
+     * pci-list}) shows it in the guest; after a kill -9 of xenhostd the restarted daemon still knows the guest owns
+     * it (nodedev-list), the guest kept running; destroying the guest gives the e1000 back to its own driver and
+     * leaves nothing assignable.
+     */
+    @Test
+    @Order(4)
+    void managedPassthroughSurvivesDaemonKill() throws Exception {
+        Harness.Run run = boot.scenario("pciguest");
+        String bdf = run.text("bdf").trim();
+        assertEquals("pciback", run.text("driver-in-guest").trim(), "sysfs: the guest's e1000 is on pciback");
+        String shortBdf = bdf.startsWith("0000:") ? bdf.substring(5) : bdf;
+        assertTrue(run.text("xl-pci-list.txt").contains(shortBdf), "xl pci-list shows the e1000 in the guest:\n"
+                + run.text("xl-pci-list.txt"));
+        for (String f : List.of("nodedev-before-kill.json", "nodedev-after-restart.json")) {
+            JsonNode dev = null;
+            for (JsonNode n : JSON.readTree(run.text(f))) {
+                if (n.get("bdf").asText().equals(bdf)) {
+                    dev = n;
+                }
+            }
+            assertNotNull(dev, f + " lists " + bdf);
+            assertEquals("attached", dev.get("placement").asText(), f + ": " + dev);
+            assertEquals("rxguest", dev.get("owner").asText(), f + ": " + dev);
+            assertTrue(dev.get("managed").asBoolean(), f + ": " + dev);
+            assertEquals("e1000", dev.get("originalDriver").asText(), f + ": " + dev);
+        }
+        JsonNode guest = byName(JSON.readTree(run.text("list-after-restart.json")), "rxguest");
+        assertNotNull(guest, "the restarted daemon lists the guest");
+        assertEquals("running", guest.get("state").asText(), "after the daemon's kill -9: " + guest);
+        assertTrue(Long.parseLong(run.text("heartbeat-after-restart").trim()) > 2, "the guest kept running");
+        assertEquals("e1000", run.text("driver-after-destroy").trim(), "destroy gave the e1000 back to its driver");
+        assertFalse(run.text("xl-assignable-after.txt").contains(shortBdf), "nothing left assignable:\n"
+                + run.text("xl-assignable-after.txt"));
+    }
+
+    /** {@code xenhost pci list --json} vs {@code lspci -vmm -n -D -k}: same functions, same ids, class, driver. */
+    static void assertPciListMatchesLspci(String pciListJson, String lspciVmm, String bdf, String driverOfBdf)
+            throws IOException {
+        Map<String, Map<String, String>> theirs = new LinkedHashMap<>();
+        for (String record : lspciVmm.split("\n\n")) {
+            Map<String, String> fields = new LinkedHashMap<>();
+            for (String line : record.split("\n")) {
+                int tab = line.indexOf(":\t");
+                if (tab > 0) {
+                    fields.put(line.substring(0, tab), line.substring(tab + 2).trim());
+                }
+            }
+            if (fields.containsKey("Slot")) {
+                theirs.put(fields.get("Slot"), fields);
+            }
+        }
+        Map<String, JsonNode> ours = new LinkedHashMap<>();
+        for (JsonNode n : JSON.readTree(pciListJson)) {
+            ours.put(n.get("address").asText(), n);
+        }
+        assertTrue(theirs.size() >= 5, "lspci in dom0 lists QEMU's q35 functions: " + theirs.keySet());
+        assertEquals(theirs.keySet(), ours.keySet(), "functions: lspci vs xenhost pci list");
+        List<String> errors = new java.util.ArrayList<>();
+        for (var e : theirs.entrySet()) {
+            Map<String, String> l = e.getValue();
+            JsonNode o = ours.get(e.getKey());
+            String at = e.getKey() + " ";
+            BiCheck check = (what, lspci, xenhost) -> {
+                if (!java.util.Objects.equals(lspci, xenhost)) {
+                    errors.add(at + what + ": lspci " + lspci + ", xenhost " + xenhost);
+                }
+            };
+            check.on("class", l.get("Class") + l.getOrDefault("ProgIf", "00"), o.get("class").asText());
+            check.on("vendor", l.get("Vendor"), o.get("vendor").asText());
+            check.on("device", l.get("Device"), o.get("device").asText());
+            check.on("subsystemVendor", l.getOrDefault("SVendor", "0000"), o.get("subsystemVendor").asText());
+            check.on("subsystemDevice", l.getOrDefault("SDevice", "0000"), o.get("subsystemDevice").asText());
+            check.on("revision", l.getOrDefault("Rev", "00"), o.get("revision").asText());
+            check.on("driver", l.get("Driver"), o.get("driver").isNull() ? null : o.get("driver").asText());
+        }
+        assertTrue(errors.isEmpty(), String.join("\n", errors));
+        assertEquals(driverOfBdf, ours.get(bdf).get("driver").asText(), "xenhost pci list: driver of " + bdf);
+    }
+
+    private interface BiCheck {
+        void on(String what, String lspci, String xenhost);
     }
 
     static List<String> assignable(String json) throws IOException {
@@ -208,7 +299,7 @@ class RealXenTest {
      * the destination and exactly one copy remains, under its own name.
      */
     @Test
-    @Order(4)
+    @Order(5)
     void xlMigrateBaseline() throws Exception {
         Harness.Run run = boot.scenario("xlmigrate");
         long before = Long.parseLong(run.text("heartbeat-before").trim());

@@ -11,7 +11,6 @@ import org.xenhost.driver.api.SaveResult;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -31,15 +30,13 @@ final class DomainCommands {
     private DomainCommands() {
     }
 
-    /** Shared plumbing: the parent's socket, the output stream. */
+    /** Shared plumbing: the socket given to {@code xenhost -c} (at any depth: {@code pci assignable-add} too), the output stream. */
     abstract static class DriverCommand implements Callable<Integer> {
-        @ParentCommand
-        Main main;
         @Spec
         CommandSpec spec;
 
         Driver driver() {
-            return RemoteDriver.connect(main.socket());
+            return RemoteDriver.connect(((Main) spec.root().userObject()).socket());
         }
 
         PrintWriter out() {

@@ -36,6 +36,7 @@ import java.io.PrintWriter;
                 PkiCommand.class,
                 DeviceCommands.Attach.class,
                 DeviceCommands.Detach.class,
+                NodeDeviceCommands.ListDevices.class, NodeDeviceCommands.Detach.class, NodeDeviceCommands.Reattach.class, NodeDeviceCommands.Reset.class,
                 MigrateCommand.class,
                 DemoCommand.class,
         })

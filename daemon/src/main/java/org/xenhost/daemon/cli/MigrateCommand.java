@@ -156,6 +156,7 @@ final class MigrateCommand implements Callable<Integer> {
         out.printf("  passes:    %d%n", s.iteration() + 1);
         out.printf("  total:     %d ms%n", s.elapsedMs());
         out.printf("  downtime:  %d ms%n", s.downtimeMs());
+        s.replugged().forEach((src, dst) -> out.printf("  replugged: %s -> %s%n", src, dst));
         out.flush();
     }
 

@@ -3,7 +3,7 @@ package org.xenhost.daemon.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.xenhost.daemon.LocalHost;
+import org.xenhost.daemon.HypervisorHost;
 import org.xenhost.hostdev.DeviceVerdict;
 import org.xenhost.pci.PciAddress;
 import org.xenhost.pci.PciClassNames;
@@ -68,16 +68,10 @@ public final class PciCommand implements Runnable {
         public void run() {
             Map<PciAddress, DeviceVerdict> verdicts;
             PciInventory inv;
-            try {
-                // a fixture tree driven by the emulated host is listed as that host sees it now
-                Path root = LocalHost.effectiveRoot(source.sysfsRoot, stateDir);
-                inv = new SysfsPciReader(root).scan();
-                verdicts = LocalHost.verdicts(source.sysfsRoot, stateDir);
-            } catch (IllegalArgumentException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException("cannot judge assignability: " + e.getMessage(), e);
-            }
+            // a fixture tree driven by an emulated xenhostd is listed as that host sees it now; no daemon is needed
+            Path root = HypervisorHost.listRoot(source.sysfsRoot, stateDir);
+            inv = new SysfsPciReader(root).scan();
+            verdicts = HypervisorHost.verdicts(source.sysfsRoot, stateDir);
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             if (source.json) {

@@ -62,6 +62,12 @@ class AdminSocketTest {
         assertEquals(1, remote.list(false).size(), "the boolean argument arrived");
         assertEquals(new SaveResult("/tmp/x.save", 10, 2, 3), remote.save("vm-a", "/tmp/x.save"));
         remote.pause("vm-a"); // void call
+        // a record argument and record results with nested lists cross intact
+        var change = remote.attachDevice("vm-a", "04:00.0,managed=yes", new org.xenhost.driver.api.DeviceOptions(true, false, true));
+        assertEquals(new org.xenhost.driver.api.DeviceChange("vm-a", List.of("04:00.0,managed=yes"), true, false, List.of(),
+                "forced", List.of()), change);
+        assertEquals("mpt3sas", remote.nodeDeviceList().get(0).originalDriver());
+        assertEquals(List.of("pv", "hvm"), remote.hostInfo().capabilities());
     }
 
     @Test
@@ -118,7 +124,7 @@ class AdminSocketTest {
         private static final DomainSummary B = new DomainSummary("vm-b", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", null, "shut-off", true, 256, 1, null);
 
         public HostDescription hostInfo() {
-            return new HostDescription("h", "4.17", 1024, 512, 2, "cpu", List.of("sse2"), 1, true);
+            return new HostDescription("h", "4.17", 1024, 512, 2, "cpu", List.of("sse2"), 1, true, List.of("pv", "hvm"));
         }
 
         public List<DomainSummary> list(boolean all) {
@@ -182,6 +188,54 @@ class AdminSocketTest {
 
         public org.xenhost.migration.MigrationStats migrate(String dom, String destination,
                                                              org.xenhost.migration.MigrationOptions options) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public List<org.xenhost.driver.api.NodeDevice> nodeDeviceList() {
+            return List.of(new org.xenhost.driver.api.NodeDevice("0000:04:00.0", "010700", "SAS controller", "1000", "0072",
+                    "pciback", 7, "assignable", null, "hba", "mpt3sas", false, true, null));
+        }
+
+        public org.xenhost.driver.api.NodeDevice nodeDeviceDetach(String bdf, String name, boolean force) {
+            return nodeDeviceList().get(0);
+        }
+
+        public org.xenhost.driver.api.NodeDevice nodeDeviceReattach(String device, boolean rebind) {
+            return nodeDeviceList().get(0);
+        }
+
+        public org.xenhost.driver.api.ResetReport nodeDeviceReset(String bdf) {
+            return new org.xenhost.driver.api.ResetReport(bdf, "FLR", "scripted", "pciback");
+        }
+
+        /** Echoes what crossed the socket, so the test sees every option arrive. */
+        public org.xenhost.driver.api.DeviceChange attachDevice(String dom, String pciSpec, org.xenhost.driver.api.DeviceOptions o) {
+            return new org.xenhost.driver.api.DeviceChange(dom, List.of(pciSpec), o.live(), o.config(), List.of(),
+                    o.force() ? "forced" : null, List.of());
+        }
+
+        public org.xenhost.driver.api.DeviceChange detachDevice(String dom, String bdf, org.xenhost.driver.api.DeviceOptions o) {
+            return attachDevice(dom, bdf, o);
+        }
+
+        public org.xenhost.migration.MigrationCookie migrateBegin(String dom, org.xenhost.migration.MigrationOptions options) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public org.xenhost.migration.MigrationCookie migratePrepare(org.xenhost.migration.MigrationCookie cookie) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public org.xenhost.migration.MigrationStats migratePerform(String dom, org.xenhost.migration.MigrationCookie cookie,
+                                                                    String destination) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public String migrateFinish(String migrationId) {
+            throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
+        }
+
+        public org.xenhost.migration.MigrationStats migrateConfirm(String migrationId) {
             throw new DriverException(DriverError.REFUSED, "scripted driver does not migrate");
         }
 

@@ -155,7 +155,8 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
         return root.toString();
     }
 
-    static ObjectNode pciJson(LibxlDevicePci d) {
+    /** One {@code pcidevs} entry of libxl's JSON for {@code d}. */
+    public static ObjectNode pciJson(LibxlDevicePci d) {
         ObjectNode o = JSON.createObjectNode();
         o.put("func", d.func());
         o.put("dev", d.dev());
@@ -227,31 +228,13 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
         List<DomainPci> out = new ArrayList<>();
         List<String> entries = cfg.list("pci");
         for (String entry : entries) {
-            boolean managed = false;
-            List<String> kept = new ArrayList<>();
-            for (String part : entry.split(",", -1)) {
-                if (part.startsWith("managed=")) {
-                    String v = part.substring("managed=".length());
-                    managed = switch (v) {
-                        case "yes", "1", "true" -> true;
-                        case "no", "0", "false" -> false;
-                        default -> throw new XlCfgException(cfg.source(), cfg.lineOf("pci"),
-                                "pci entry \"" + entry + "\": managed must be yes or no, got \"" + v + "\"");
-                    };
-                } else {
-                    kept.add(part);
-                }
+            DomainPci p;
+            try {
+                p = pciEntry(entry, seed);
+            } catch (IllegalArgumentException e) {
+                throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), e.getMessage());
             }
-            String spec = String.join(",", kept);
-            var result = PciSpecParser.parse(spec, seed);
-            if (!result.ok()) {
-                throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), "pci entry \"" + entry + "\": " + result.error());
-            }
-            LibxlDevicePci d = result.device();
-            if (d.name() != null && spec.startsWith("name=")) {
-                throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), "pci entry \"" + entry
-                        + "\": a device named only by name= needs its address in a domain config");
-            }
+            LibxlDevicePci d = p.device();
             for (DomainPci other : out) {
                 LibxlDevicePci o = other.device();
                 if (o.domain() == d.domain() && o.bus() == d.bus() && o.dev() == d.dev()
@@ -259,9 +242,48 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
                     throw new XlCfgException(cfg.source(), cfg.lineOf("pci"), "pci device " + d.bdf() + " is listed twice");
                 }
             }
-            out.add(new DomainPci(d, managed, entry));
+            out.add(p);
         }
         return out;
+    }
+
+    /**
+     * One PCI spec as {@code xenhost attach-device} takes it: an xl.cfg {@code pci} entry (libxlutil's syntax and
+     * defaults) with xenhost's {@code managed=yes|no}, addressing the device by BDF.
+     *
+     * @throws IllegalArgumentException naming the entry when it is not valid
+     */
+    public static DomainPci pciEntry(String entry) {
+        return pciEntry(entry, PciSpecParser.initialDevice());
+    }
+
+    private static DomainPci pciEntry(String entry, LibxlDevicePci seed) {
+        boolean managed = false;
+        List<String> kept = new ArrayList<>();
+        for (String part : entry.split(",", -1)) {
+            if (part.startsWith("managed=")) {
+                String v = part.substring("managed=".length());
+                managed = switch (v) {
+                    case "yes", "1", "true" -> true;
+                    case "no", "0", "false" -> false;
+                    default -> throw new IllegalArgumentException("pci entry \"" + entry
+                            + "\": managed must be yes or no, got \"" + v + "\"");
+                };
+            } else {
+                kept.add(part);
+            }
+        }
+        String spec = String.join(",", kept);
+        var result = PciSpecParser.parse(spec, seed);
+        if (!result.ok()) {
+            throw new IllegalArgumentException("pci entry \"" + entry + "\": " + result.error());
+        }
+        LibxlDevicePci d = result.device();
+        if (d.name() != null && spec.startsWith("name=")) {
+            throw new IllegalArgumentException("pci entry \"" + entry
+                    + "\": a device named only by name= needs its address in a domain config");
+        }
+        return new DomainPci(d, managed, entry);
     }
 
     private static boolean flag(XlCfg cfg, String key) {

@@ -112,6 +112,25 @@ public final class XlCfg {
         return v == null ? 0 : v.line();
     }
 
+    /**
+     * The same settings with {@code key} set to a list of quoted strings (replacing its value in place, or added
+     * at the end); an empty list removes the key. How {@code attach-device --config} edits {@code pci}.
+     */
+    public XlCfg withList(String key, List<String> values) {
+        LinkedHashMap<String, Value> next = new LinkedHashMap<>(settings);
+        if (values.isEmpty()) {
+            next.remove(key);
+        } else {
+            int line = lineOf(key);
+            List<Value> items = new ArrayList<>();
+            for (String v : values) {
+                items.add(new Atom(v, true, line));
+            }
+            next.put(key, new ListValue(items, line));
+        }
+        return new XlCfg(source, next);
+    }
+
     /** Formats the settings back as xl.cfg text that {@link XlCfgParser} reads to the same settings. */
     public String format() {
         StringBuilder sb = new StringBuilder();

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xenhost.driver.api.DeviceChange;
+import org.xenhost.driver.api.DeviceOptions;
 import org.xenhost.driver.api.DomainDetails;
 import org.xenhost.driver.api.DomainSummary;
 import org.xenhost.driver.api.Driver;
@@ -11,6 +13,8 @@ import org.xenhost.driver.api.DriverError;
 import org.xenhost.driver.api.DriverException;
 import org.xenhost.driver.api.HostDescription;
 import org.xenhost.driver.api.JobInfo;
+import org.xenhost.driver.api.NodeDevice;
+import org.xenhost.driver.api.ResetReport;
 import org.xenhost.driver.api.SaveResult;
 import org.xenhost.driver.config.DomainConfig;
 import org.xenhost.driver.config.XlCfgException;
@@ -22,6 +26,13 @@ import org.xenhost.driver.job.JobKind;
 import org.xenhost.driver.state.DomainRecord;
 import org.xenhost.driver.state.DomainRecord.RunState;
 import org.xenhost.driver.state.DomainStore;
+import org.xenhost.hostdev.AttachResult;
+import org.xenhost.hostdev.DeviceState;
+import org.xenhost.hostdev.HostdevException;
+import org.xenhost.hostdev.HostdevManager;
+import org.xenhost.hostdev.HostdevSpec;
+import org.xenhost.hostdev.Ownership;
+import org.xenhost.hostdev.StopResult;
 import org.xenhost.libxl.DomainInfo;
 import org.xenhost.libxl.DomainState;
 import org.xenhost.libxl.HostInfo;
@@ -33,6 +44,7 @@ import org.xenhost.libxl.stream.StreamTap;
 import org.xenhost.libxl.stream.TapSnapshot;
 import org.xenhost.libxl.stream.XlSaveHeader;
 import org.xenhost.pci.HostFacts;
+import org.xenhost.pci.PciAddress;
 import org.xenhost.migration.MigrationCookie;
 import org.xenhost.migration.MigrationException;
 import org.xenhost.migration.MigrationHost;
@@ -74,7 +86,12 @@ import java.util.function.Supplier;
  * <p>At construction it reconciles the store with what libxl reports: a domain we recorded as running that Xen
  * no longer has is shut off (or forgotten, if transient); a job the previous daemon was running is reported as
  * interrupted and its effect settled (a save that did not finish resumes the guest); domains Xen has and we do
- * not are listed as foreign until adopted.
+ * not are listed as foreign until adopted; Domain-0 is listed as the host it is, and refused as a guest.
+ *
+ * <p>PCI passthrough goes through the host-device manager: a domain's configured devices are handed over after
+ * it is created paused and before it runs (the manager's all-or-nothing managed start), taken back when it
+ * stops, and hot-plugged by {@link #attachDevice}; the manager's journal is where device ownership survives a
+ * daemon crash.
  */
 public final class XenDriver implements Driver {
     private static final Logger log = LoggerFactory.getLogger(XenDriver.class);
@@ -91,8 +108,15 @@ public final class XenDriver implements Driver {
 
     /** Migrations in and out; settles what a previous daemon left open once the domains are reconciled. */
     private final MigrationService migrations;
+    /** Moves passed-through devices for {@code --hostdev-policy=replug}; null without a host-device manager. */
+    private final HostdevReplug replug;
     /** Outgoing migrations by domain uuid, for jobInfo. */
     private final Map<String, SourceSession> outgoing = new ConcurrentHashMap<>();
+
+    /** The host's PCI functions through the host-device manager; null on a host without PCI passthrough. */
+    private final NodeDevices nodeDevices;
+    /** A TLS migration port is configured (a host capability). */
+    private final boolean migrationPort;
 
     /** A domain we manage: what is on disk, and its parsed configuration. */
     private record Entry(DomainRecord record, DomainConfig config) {
@@ -102,16 +126,28 @@ public final class XenDriver implements Driver {
         this(libxl, stateDir, jobs, hostFacts, null, null);
     }
 
+    /** A host without PCI passthrough (no host-device manager). */
+    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
+                     String endpoint) {
+        this(libxl, stateDir, jobs, hostFacts, null, null, transport, endpoint);
+    }
+
     /**
+     * @param devices   the host-device manager (already reconciled with sysfs and libxl), or null for a host
+     *                  without PCI passthrough; the caller closes it after this driver
+     * @param sysfsRoot the sysfs root the manager reads (its devices are listed from there)
      * @param transport the daemon's TLS transport for migrations, or null (no migration)
      * @param endpoint  HOST:PORT where peers reach this daemon's migration listener (told to them for recovery), or null
      */
-    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, Transport transport,
-                     String endpoint) {
+    public XenDriver(Libxl libxl, Path stateDir, DomainJobs jobs, Supplier<HostFacts> hostFacts, HostdevManager devices,
+                     Path sysfsRoot, Transport transport, String endpoint) {
+        this.replug = devices == null ? null : new HostdevReplug(libxl, devices, sysfsRoot);
         this.libxl = libxl;
         this.store = new DomainStore(stateDir);
         this.jobs = jobs;
         this.hostFacts = hostFacts;
+        this.nodeDevices = devices == null ? null : new NodeDevices(devices, sysfsRoot);
+        this.migrationPort = transport != null;
         reconcile();
         this.migrations = new MigrationService(libxl, transport, new MigrationJournal(stateDir), new Migrations(), endpoint);
         migrations.recoverAll();
@@ -150,7 +186,8 @@ public final class XenDriver implements Driver {
             }
             DomainRecord now;
             if (live != null) {
-                now = r.withRuntime(live.domid(), runState(live)).withJob(null);
+                // the device journal (reconciled with sysfs and libxl before us) says what the domain owns now
+                now = r.withRuntime(live.domid(), runState(live)).withJob(null).withDevices(devicesOf(r.uuid()));
             } else if (!r.persistent()) {
                 log.info("domain {} ({}) is gone from Xen and was transient: forgotten", r.name(), r.uuid());
                 deleteQuietly(r.uuid());
@@ -171,6 +208,20 @@ public final class XenDriver implements Driver {
     /** Finishes what an interrupted job left half done; returns the domain as Xen has it afterwards. */
     private DomainInfo settleInterrupted(DomainRecord r, DomainInfo live) {
         if (live == null) {
+            return null;
+        }
+        boolean starting = r.job().kind().equals(JobKind.START.label());
+        if (starting && r.state() == RunState.SHUT_OFF && live.state() == DomainState.PAUSED) {
+            // created paused, its devices perhaps half handed over, never unpaused: undo the start as its own
+            // unwind would have (the manager's reconciliation has already settled each device's own steps)
+            try {
+                libxl.destroy(live.domid());
+            } catch (LibxlException e) {
+                log.warn("domain {}: could not destroy the half-started domid {}: {}", r.name(), live.domid(), e.getMessage());
+                return live;
+            }
+            releaseDevices(r.uuid(), r.name());
+            log.info("domain {}: the interrupted start was undone (domid {} destroyed, devices given back)", r.name(), live.domid());
             return null;
         }
         boolean saving = r.job().kind().equals(JobKind.SAVE.label());
@@ -203,8 +254,19 @@ public final class XenDriver implements Driver {
     public HostDescription hostInfo() {
         HostInfo h = call("read host information", libxl::hostInfo);
         HostFacts os = hostFacts.get();
+        List<String> caps = new ArrayList<>(List.of("pv"));
+        if (h.hvm()) {
+            caps.addAll(List.of("pvh", "hvm"));
+        }
+        if (h.iommu() && nodeDevices != null) {
+            caps.add("pci-passthrough");
+        }
+        caps.add("save-restore");
+        if (migrationPort) {
+            caps.add("migration");
+        }
         return new HostDescription(os.hostname(), h.xenVersion(), h.totalMemoryKb() / 1024, h.freeMemoryKb() / 1024,
-                h.nrCpus(), os.cpuModel(), os.cpuFlags(), Math.max(1, os.numaNodes().size()), h.iommu());
+                h.nrCpus(), os.cpuModel(), os.cpuFlags(), Math.max(1, os.numaNodes().size()), h.iommu(), caps);
     }
 
     @Override
@@ -218,7 +280,11 @@ public final class XenDriver implements Driver {
             }
         }
         for (DomainInfo d : xenDomains()) {
-            if (!ours.contains(d.uuid().toString())) {
+            if (d.domid() == 0) {
+                // the host itself: always running, never a guest to adopt or destroy
+                out.add(new DomainSummary(d.name() == null ? DOM0_NAME : d.name(), d.uuid().toString(), 0, "running", true,
+                        d.maxMemoryKb() / 1024, d.vcpus(), null));
+            } else if (!ours.contains(d.uuid().toString())) {
                 out.add(new DomainSummary(d.name() == null ? "(domid " + d.domid() + ")" : d.name(), d.uuid().toString(),
                         d.domid(), "foreign", false, d.maxMemoryKb() / 1024, d.vcpus(), null));
             }
@@ -230,9 +296,22 @@ public final class XenDriver implements Driver {
 
     @Override
     public DomainDetails info(String dom) {
+        if (isDom0(dom)) {
+            DomainInfo d = call("look up Domain-0", () -> libxl.domainInfo(0));
+            return new DomainDetails(new DomainSummary(d.name() == null ? DOM0_NAME : d.name(), d.uuid().toString(), 0,
+                    "running", true, d.maxMemoryKb() / 1024, d.vcpus(), null), d.type().name().toLowerCase(),
+                    d.maxMemoryKb() / 1024, List.of(), null);
+        }
         Entry e = find(dom);
         List<String> devices = new ArrayList<>();
-        e.config().pci().forEach(p -> devices.add(p.device().bdf() + (p.managed() ? " (managed)" : "")));
+        if (e.record().domid() != null && nodeDevices != null) {
+            // a running domain: what it has now (hot-plugged ones included), from the device journal
+            nodeDevices.manager().ownerships().values().stream()
+                    .filter(o -> o.state() == DeviceState.ATTACHED && o.owner().uuid().toString().equals(e.record().uuid()))
+                    .forEach(o -> devices.add(o.bdf() + (o.managed() ? " (managed)" : "")));
+        } else {
+            e.config().pci().forEach(p -> devices.add(p.device().bdf() + (p.managed() ? " (managed)" : "")));
+        }
         return new DomainDetails(summary(e), e.config().type().name().toLowerCase(), e.config().maxMemoryMiB(), devices,
                 interrupted.get(e.record().uuid()));
     }
@@ -300,7 +379,7 @@ public final class XenDriver implements Driver {
 
     @Override
     public void undefine(String dom) {
-        Entry e = find(dom);
+        Entry e = find(dom, "undefined");
         try (Job job = begin(e, JobKind.UNDEFINE)) {
             Entry now = domains.get(e.record().uuid());
             if (now.record().state() != RunState.SHUT_OFF) {
@@ -351,7 +430,7 @@ public final class XenDriver implements Driver {
 
     @Override
     public DomainSummary start(String dom) {
-        Entry e = find(dom);
+        Entry e = find(dom, "started");
         try (Job job = begin(e, JobKind.START)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = now.record();
@@ -368,16 +447,42 @@ public final class XenDriver implements Driver {
             // 2. journal the intent: a crash from here on is settled at start-up by asking Xen for this uuid
             job.phase("creating");
             persist(r.withJob(jobMark(job)));
-            // 3. create
+            // 3. create it paused and without its PCI devices: handing those over is the host-device manager's
+            //    job (libvirt's order), and nothing has moved yet if creation fails
             int domid;
             try {
-                domid = libxl.createDomain(now.config().toLibxlJson(), false);
+                domid = libxl.createDomain(withoutPci(now.config().toLibxlJson()), true);
             } catch (LibxlException ex) {
                 persist(r);
                 throw failed("start domain '" + r.name() + "'", ex);
+            } catch (RuntimeException ex) {
+                persist(r);
+                throw ex;
             }
-            // 4. record it running
-            DomainRecord running = r.withRuntime(domid, RunState.RUNNING).withJob(null);
+            // 4. its devices, all or nothing: check all, detach all from dom0 (managed), reset all, attach all,
+            //    mark active; the manager unwinds its own steps, so every device is back where it was on failure
+            // 5. unpause
+            List<String> owned = List.of();
+            try {
+                owned = giveDevices(domid, now.config(), r.name(), job);
+                job.phase("unpausing");
+                try {
+                    libxl.unpause(domid);
+                } catch (LibxlException ex) {
+                    throw failed("unpause domain '" + r.name() + "'", ex);
+                }
+            } catch (RuntimeException ex) {
+                // unwind 5..3: the devices the domain got go back, then the domain itself
+                destroyQuietly(domid, r.name());
+                if (!owned.isEmpty()) {
+                    releaseDevices(r.uuid(), r.name());
+                }
+                persist(r);
+                log.warn("domain {} did not start: {}", r.name(), ex.getMessage());
+                throw ex;
+            }
+            // 6. record it running
+            DomainRecord running = r.withRuntime(domid, RunState.RUNNING).withJob(null).withDevices(owned);
             persist(running);
             domains.put(r.uuid(), new Entry(running, now.config()));
             interrupted.remove(r.uuid());
@@ -388,7 +493,7 @@ public final class XenDriver implements Driver {
 
     @Override
     public void destroy(String dom) {
-        Entry e = find(dom);
+        Entry e = find(dom, "destroyed");
         try (Job job = begin(e, JobKind.DESTROY)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = requireLive(now.record());
@@ -406,7 +511,7 @@ public final class XenDriver implements Driver {
 
     @Override
     public void shutdown(String dom, int timeoutSeconds) {
-        Entry e = find(dom);
+        Entry e = find(dom, "shut down");
         try (Job job = begin(e, JobKind.SHUTDOWN)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = requireLive(now.record());
@@ -473,7 +578,7 @@ public final class XenDriver implements Driver {
     }
 
     private void transition(String dom, JobKind kind, RunState from, RunState to, DomidCall op) {
-        Entry e = find(dom);
+        Entry e = find(dom, stateName(to));
         try (Job job = begin(e, kind)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = requireLive(now.record());
@@ -497,7 +602,7 @@ public final class XenDriver implements Driver {
 
     @Override
     public SaveResult save(String dom, String file) {
-        Entry e = find(dom);
+        Entry e = find(dom, "saved");
         Path path = Path.of(file).toAbsolutePath();
         try (Job job = begin(e, JobKind.SAVE)) {
             Entry now = domains.get(e.record().uuid());
@@ -578,18 +683,39 @@ public final class XenDriver implements Driver {
                 }
                 job.phase("restoring");
                 persist(r.withJob(jobMark(job)));
+                // restored paused and without pcidevs, then given its devices as at start, then let run
                 int domid;
+                List<String> owned = List.of();
                 try {
-                    domid = libxl.createRestore(json, Channels.newChannel(in), Libxl.STREAM_VERSION, paused, ProgressListener.NONE);
-                } catch (LibxlException ex) {
+                    try {
+                        domid = libxl.createRestore(withoutPci(json), Channels.newChannel(in), Libxl.STREAM_VERSION, true,
+                                ProgressListener.NONE);
+                    } catch (LibxlException ex) {
+                        throw failed("restore " + path, ex);
+                    }
+                    try {
+                        owned = giveDevices(domid, now.config(), r.name(), job);
+                        if (!paused) {
+                            libxl.unpause(domid);
+                        }
+                    } catch (LibxlException | RuntimeException ex) {
+                        destroyQuietly(domid, r.name());
+                        if (!owned.isEmpty()) {
+                            releaseDevices(uuid, r.name());
+                        }
+                        throw ex instanceof LibxlException le ? failed("unpause the restored domain '" + r.name() + "'", le)
+                                : (RuntimeException) ex;
+                    }
+                } catch (RuntimeException ex) {
                     persist(r);
                     if (!r.persistent()) {
                         domains.remove(uuid);
                         deleteQuietly(uuid);
                     }
-                    throw failed("restore " + path, ex);
+                    throw ex;
                 }
-                DomainRecord running = r.withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING).withJob(null);
+                DomainRecord running = r.withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING).withJob(null)
+                        .withDevices(owned);
                 persist(running);
                 domains.put(uuid, new Entry(running, now.config()));
                 log.info("domain {} restored from {} as domid {}", r.name(), path, domid);
@@ -617,34 +743,295 @@ public final class XenDriver implements Driver {
         }
     }
 
+    // ---- node devices and hotplug --------------------------------------------------------------------------
+
+    @Override
+    public List<NodeDevice> nodeDeviceList() {
+        return nodeDevices().list();
+    }
+
+    @Override
+    public NodeDevice nodeDeviceDetach(String bdf, String name, boolean force) {
+        return nodeDevices().detach(bdf, name, force);
+    }
+
+    @Override
+    public NodeDevice nodeDeviceReattach(String device, boolean rebind) {
+        return nodeDevices().reattach(device, rebind);
+    }
+
+    @Override
+    public ResetReport nodeDeviceReset(String bdf) {
+        return nodeDevices().reset(bdf);
+    }
+
+    /** Where a device change applies, resolved from the operator's flags and the domain's state. */
+    private record Scope(boolean live, boolean config) {
+        static Scope of(DomainRecord r, DeviceOptions o, String verb) {
+            boolean running = r.domid() != null && r.state() != RunState.SHUT_OFF;
+            boolean live = o.live();
+            boolean config = o.config();
+            if (!live && !config) { // virsh's "current"
+                live = running;
+                config = !running;
+            }
+            if (live && !running) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is not running: there is nothing to "
+                        + verb + " live; use --config to change its definition");
+            }
+            if (config && !r.persistent()) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is transient: it has no definition to "
+                        + "change (drop --config)");
+            }
+            return new Scope(live, config);
+        }
+    }
+
+    @Override
+    public DeviceChange attachDevice(String dom, String pciSpec, DeviceOptions options) {
+        DeviceOptions opts = options == null ? DeviceOptions.CURRENT : options;
+        if (pciSpec == null || pciSpec.isBlank()) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a PCI spec is required, e.g. 0000:04:00.0 or 04:00.0,managed=yes");
+        }
+        DomainConfig.DomainPci pci;
+        try {
+            pci = DomainConfig.pciEntry(pciSpec.trim());
+        } catch (IllegalArgumentException ex) {
+            throw new DriverException(DriverError.INVALID_INPUT, ex.getMessage());
+        }
+        if (pci.managed() && opts.force()) {
+            throw new DriverException(DriverError.INVALID_INPUT, "pci entry \"" + pciSpec + "\": --force applies to unmanaged "
+                    + "devices; a managed one is taken from dom0 only when it is safe (drop --force or managed=yes)");
+        }
+        Entry e = find(dom, "given devices");
+        try (Job job = begin(e, JobKind.ATTACH_DEVICE)) {
+            Entry now = domains.get(e.record().uuid());
+            DomainRecord r = now.record();
+            Scope scope = Scope.of(r, opts, "attach");
+            // 1. the new definition, checked before anything moves (a device listed twice is refused here)
+            String newText = null;
+            DomainConfig newCfg = null;
+            if (scope.config()) {
+                List<String> entries = new ArrayList<>(now.config().cfg().list("pci"));
+                entries.add(pci.spec());
+                newText = now.config().cfg().withList("pci", entries).format();
+                newCfg = parse(newText, "definition of domain '" + r.name() + "'").withUuid(UUID.fromString(r.uuid()));
+            }
+            // 2. hot-plug: a managed device through the manager's all-or-nothing start (taken from dom0, given
+            //    back when it leaves), an unmanaged one must already be assignable (or seize=1)
+            List<String> moved = List.of(pci.device().bdf());
+            List<String> resets = new ArrayList<>();
+            if (scope.live()) {
+                job.phase("hot-plugging " + pci.device().bdf());
+                String domid = String.valueOf(r.domid());
+                AttachResult a = DeviceErrors.call(() -> pci.managed()
+                        ? devices().startDomainDevices(domid, List.of(new HostdevSpec(pci.device(), true)))
+                        : devices().attach(domid, pci.device(), opts.force()));
+                moved = a.devices().stream().map(PciAddress::toString).toList();
+                a.resets().forEach(p -> resets.add(p.toString()));
+            }
+            // 3. the definition; if it cannot be written, unplug what step 2 plugged
+            if (scope.config()) {
+                try {
+                    saveConfig(r.uuid(), newText);
+                } catch (DriverException ex) {
+                    if (scope.live()) {
+                        for (String bdf : moved) {
+                            unplugQuietly(r, PciAddress.parse(bdf), pci.managed());
+                        }
+                    }
+                    throw ex;
+                }
+            }
+            // 4. the record
+            DomainRecord next = scope.live() ? r.withDevices(devicesOf(r.uuid())) : r;
+            persist(next);
+            domains.put(r.uuid(), new Entry(next, scope.config() ? newCfg : now.config()));
+            log.info("domain {}: {} attached{}{}{}", r.name(), moved, pci.managed() ? " (managed)" : "",
+                    scope.live() ? " live" : "", scope.config() ? (scope.live() ? " and" : "") + " to its definition" : "");
+            return new DeviceChange(r.name(), moved, scope.live(), scope.config(), resets, null, List.of());
+        }
+    }
+
+    @Override
+    public DeviceChange detachDevice(String dom, String bdf, DeviceOptions options) {
+        DeviceOptions opts = options == null ? DeviceOptions.CURRENT : options;
+        PciAddress a;
+        try {
+            a = PciAddress.parse(bdf == null ? "" : bdf.trim());
+        } catch (IllegalArgumentException ex) {
+            throw new DriverException(DriverError.INVALID_INPUT, ex.getMessage());
+        }
+        Entry e = find(dom, "have devices detached");
+        try (Job job = begin(e, JobKind.DETACH_DEVICE)) {
+            Entry now = domains.get(e.record().uuid());
+            DomainRecord r = now.record();
+            Scope scope = Scope.of(r, opts, "detach");
+            List<String> warnings = new ArrayList<>();
+            // 1. the definition without the entry naming this device
+            String newText = null;
+            DomainConfig newCfg = null;
+            if (scope.config()) {
+                List<DomainConfig.DomainPci> configured = now.config().pci();
+                int index = -1;
+                for (int i = 0; i < configured.size(); i++) {
+                    ConfiguredEntry d = new ConfiguredEntry(configured.get(i));
+                    if (d.covers(a)) {
+                        index = i;
+                    }
+                }
+                if (index < 0) {
+                    throw new DriverException(DriverError.NOT_FOUND, a + " is not in the definition of domain '" + r.name()
+                            + "' (see 'xenhost dumpconfig " + r.name() + "')");
+                }
+                if (configured.get(index).device().allFunctions()) {
+                    warnings.add("the definition's entry \"" + configured.get(index).spec() + "\" names every function of the "
+                            + "device; it was removed whole");
+                }
+                List<String> entries = new ArrayList<>(now.config().cfg().list("pci"));
+                entries.remove(index);
+                newText = now.config().cfg().withList("pci", entries).format();
+                newCfg = parse(newText, "definition of domain '" + r.name() + "'").withUuid(UUID.fromString(r.uuid()));
+            }
+            // 2. hot-unplug; a managed device then goes back to its dom0 driver
+            String returnedTo = null;
+            if (scope.live()) {
+                job.phase("hot-unplugging " + a);
+                Optional<Ownership> before = devices().ownership(a).filter(o -> o.state() == DeviceState.ATTACHED
+                        && o.owner().uuid().toString().equals(r.uuid()));
+                DeviceErrors.call(() -> devices().detach(String.valueOf(r.domid()), a, opts.force()));
+                if (before.isPresent() && before.get().managed()) {
+                    try {
+                        devices().assignableRemove(a.toString(), true);
+                        returnedTo = before.get().originalDriver();
+                    } catch (HostdevException | IllegalArgumentException ex) {
+                        warnings.add(a + " was managed but could not be given back to " + before.get().originalDriver()
+                                + " (" + ex.getMessage() + "); it stays assignable: 'xenhost nodedev-reattach " + a + "'");
+                    }
+                }
+            }
+            // 3. the definition
+            if (scope.config()) {
+                saveConfig(r.uuid(), newText);
+            }
+            // 4. the record
+            DomainRecord next = scope.live() ? r.withDevices(devicesOf(r.uuid())) : r;
+            persist(next);
+            domains.put(r.uuid(), new Entry(next, scope.config() ? newCfg : now.config()));
+            warnings.forEach(w -> log.warn("domain {}: {}", r.name(), w));
+            log.info("domain {}: {} detached{}{}{}", r.name(), a, scope.live() ? " live" : "",
+                    scope.config() ? (scope.live() ? " and" : "") + " from its definition" : "",
+                    returnedTo == null ? "" : "; back on " + returnedTo);
+            return new DeviceChange(r.name(), List.of(a.toString()), scope.live(), scope.config(), List.of(), returnedTo, warnings);
+        }
+    }
+
+    /** Whether a configured entry names a function (one function, or {@code BB:DD.*}). */
+    private record ConfiguredEntry(DomainConfig.DomainPci p) {
+        boolean covers(PciAddress a) {
+            var d = p.device();
+            return d.domain() == a.domain() && d.bus() == a.bus() && d.dev() == a.device()
+                    && (d.allFunctions() || d.func() == a.function());
+        }
+    }
+
+    /** Undo of a hot-plug whose definition could not be written. */
+    private void unplugQuietly(DomainRecord r, PciAddress a, boolean managed) {
+        try {
+            devices().detach(String.valueOf(r.domid()), a, true);
+            if (managed) {
+                devices().assignableRemove(a.toString(), true);
+            }
+        } catch (HostdevException | IllegalArgumentException ex) {
+            log.warn("domain {}: could not unplug {} again: {}", r.name(), a, ex.getMessage());
+        }
+    }
+
     // ---- migration ----------------------------------------------------------------------------------------
 
     @Override
     public MigrationStats migrate(String dom, String destination, MigrationOptions options) {
+        // peer to peer, in one job: begin and perform here, the destination's prepare (asked by perform) and
+        // finish (on "go"), then confirm here
+        return perform(dom, destination, options, null, true);
+    }
+
+    @Override
+    public MigrationCookie migrateBegin(String dom, MigrationOptions options) {
+        requireOptions(options);
+        Entry e = find(dom);
+        OutgoingGuest guest = outgoingGuest(domains.get(e.record().uuid()), options);
+        try {
+            return migrations.begin(guest, options);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationCookie migratePrepare(MigrationCookie cookie) {
+        if (cookie == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a migration cookie (from migrateBegin) is required");
+        }
+        try {
+            return migrations.prepare(cookie);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationStats migratePerform(String dom, MigrationCookie cookie, String destination) {
+        if (cookie == null) {
+            throw new DriverException(DriverError.INVALID_INPUT, "a migration cookie (from migrateBegin) is required");
+        }
+        Entry e = find(dom);
+        if (!e.record().uuid().equalsIgnoreCase(cookie.uuid())) {
+            throw new DriverException(DriverError.INVALID_INPUT, "the cookie of migration " + cookie.id() + " is for domain "
+                    + cookie.name() + " (" + cookie.uuid() + "), not '" + e.record().name() + "'");
+        }
+        return perform(dom, destination, cookie.options(), cookie.id(), false);
+    }
+
+    @Override
+    public String migrateFinish(String migrationId) {
+        try {
+            return migrations.finish(migrationId).label();
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    @Override
+    public MigrationStats migrateConfirm(String migrationId) {
+        try {
+            return migrations.confirm(migrationId);
+        } catch (MigrationException ex) {
+            throw driverError(ex);
+        }
+    }
+
+    private static void requireOptions(MigrationOptions options) {
         if (options == null) {
             throw new DriverException(DriverError.INVALID_INPUT, "migration options are required");
         }
+    }
+
+    /**
+     * Perform as the domain's migrate-out job: the guest as it is now, then the session's perform (and its
+     * confirm when {@code confirm}); {@code id} is the begin cookie's, or null for a fresh one.
+     */
+    private MigrationStats perform(String dom, String destination, MigrationOptions options, String id, boolean confirm) {
+        requireOptions(options);
         Entry e = find(dom);
         try (Job job = begin(e, JobKind.MIGRATE_OUT)) {
             Entry now = domains.get(e.record().uuid());
             DomainRecord r = now.record();
-            OutgoingGuest guest;
-            if (options.offline()) {
-                if (r.state() != RunState.SHUT_OFF) {
-                    throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
-                            + "; --offline moves the definition of a shut-off domain");
-                }
-                guest = new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
-                        now.config().vcpus(), hostdevs(now));
-            } else {
-                requireLive(r);
-                String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
-                guest = new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
-                        hostdevs(now));
-            }
+            OutgoingGuest guest = outgoingGuest(now, options);
             SourceSession session;
             try {
-                session = migrations.outgoing(guest, destination, options);
+                session = id == null ? migrations.outgoing(guest, destination, options)
+                        : migrations.outgoing(guest, destination, options, id);
             } catch (MigrationException ex) {
                 throw driverError(ex);
             }
@@ -653,7 +1040,8 @@ public final class XenDriver implements Driver {
             outgoing.put(r.uuid(), session);
             job.onAbort(() -> session.abort("aborted by the operator"));
             try {
-                return session.run();
+                MigrationStats performed = session.perform();
+                return confirm ? session.confirm() : performed;
             } catch (MigrationException ex) {
                 throw driverError(ex);
             } finally {
@@ -667,8 +1055,42 @@ public final class XenDriver implements Driver {
         }
     }
 
-    private static List<String> hostdevs(Entry e) {
-        return e.config().pci().stream().map(p -> p.device().bdf().toString()).toList();
+    /** The guest a migration moves, as it is now (a running domain) or as defined (offline). */
+    private OutgoingGuest outgoingGuest(Entry now, MigrationOptions options) {
+        DomainRecord r = now.record();
+        if (options.offline()) {
+            if (r.state() != RunState.SHUT_OFF) {
+                throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is " + stateName(r.state())
+                        + "; --offline moves the definition of a shut-off domain");
+            }
+            return new OutgoingGuest(null, r.name(), r.uuid(), now.config().toLibxlJson(), now.config().memoryMiB(),
+                    now.config().vcpus(), configuredDevices(now));
+        }
+        requireLive(r);
+        String json = call("read the configuration of '" + r.name() + "'", () -> libxl.domainConfigJson(r.domid()));
+        return new OutgoingGuest(r.domid(), r.name(), r.uuid(), json, now.config().memoryMiB(), now.config().vcpus(),
+                attachedDevices(now, r.domid()));
+    }
+
+    /** The devices of a shut-off domain's definition (an offline migration moves the definition as it is). */
+    private static List<org.xenhost.migration.PassedDevice> configuredDevices(Entry e) {
+        return e.config().pci().stream().map(p -> new org.xenhost.migration.PassedDevice(p.device().bdf(), null, null,
+                p.device(), p.managed())).toList();
+    }
+
+    /** The devices a running domain has, as Xen lists them, described for a replug (or named in a refusal). */
+    private List<org.xenhost.migration.PassedDevice> attachedDevices(Entry e, int domid) {
+        if (replug == null) {
+            // no device manager: what Xen lists is still enough to refuse by name
+            List<org.xenhost.migration.PassedDevice> out = new ArrayList<>();
+            for (org.xenhost.libxl.LibxlDevicePci p : call("list the devices of '" + e.record().name() + "'", () -> libxl.pciList(domid))) {
+                out.add(new org.xenhost.migration.PassedDevice(p.bdf(), null, null, p, false));
+            }
+            return out;
+        }
+        Map<String, Boolean> managed = new HashMap<>();
+        e.config().pci().forEach(p -> managed.put(p.device().bdf(), p.managed()));
+        return call("describe the devices of '" + e.record().name() + "'", () -> replug.describe(domid, managed));
     }
 
     private static DriverException driverError(MigrationException ex) {
@@ -736,6 +1158,16 @@ public final class XenDriver implements Driver {
                 if (root.has("name")) {
                     root.put("name", c.destinationName());
                 }
+                if (!c.replug().isEmpty()) {
+                    // the definition names this host's devices, with the options the guest had on the source
+                    com.fasterxml.jackson.databind.node.ArrayNode devs = root.putArray("pcidevs");
+                    for (org.xenhost.migration.PassedDevice d : c.hostdevs()) {
+                        String dst = c.replug().get(d.bdf());
+                        if (dst != null) {
+                            devs.add(DomainConfig.pciJson(HostdevReplug.at(d.spec(), org.xenhost.pci.PciAddress.parse(dst))));
+                        }
+                    }
+                }
                 String xlCfg = LibxlJson.toXlCfg(JSON.writeValueAsString(root));
                 DomainConfig cfg = parse(xlCfg, "configuration of " + c.destinationName() + " migrated from " + c.sourceHost())
                         .withUuid(UUID.fromString(c.uuid()));
@@ -766,6 +1198,50 @@ public final class XenDriver implements Driver {
                 log.info("domain {} migrated away{}", e.record().name(), e.record().persistent() ? " and undefined here" : "");
             } else {
                 stopped(new Entry(e.record().withJob(null), e.config()), "migrated away; its definition stays");
+            }
+        }
+
+        @Override
+        public Map<String, String> planReplug(MigrationCookie c, Set<String> reserved) {
+            return replug == null ? MigrationHost.super.planReplug(c, reserved) : replug.plan(c, reserved);
+        }
+
+        @Override
+        public void unplugOutgoing(MigrationCookie c, int domid) {
+            if (replug == null) {
+                MigrationHost.super.unplugOutgoing(c, domid);
+            } else {
+                replug.unplug(c, domid);
+            }
+        }
+
+        @Override
+        public void replugOutgoing(MigrationCookie c, int domid) {
+            if (replug != null) {
+                replug.replug(c, domid);
+            }
+        }
+
+        @Override
+        public void releaseOutgoing(MigrationCookie c) {
+            if (replug != null) {
+                replug.release(c);
+            }
+        }
+
+        @Override
+        public void plugIncoming(MigrationCookie c, int domid) {
+            if (replug == null) {
+                MigrationHost.super.plugIncoming(c, domid);
+            } else {
+                replug.plug(c, domid);
+            }
+        }
+
+        @Override
+        public void unplugIncoming(MigrationCookie c) {
+            if (replug != null) {
+                replug.unplugIncoming(c);
             }
         }
 
@@ -813,7 +1289,9 @@ public final class XenDriver implements Driver {
     // ---- helpers ------------------------------------------------------------------------------------------
 
     private void stopped(Entry now, String how) {
-        DomainRecord r = now.record();
+        // the domain is gone from Xen: its devices come back (managed ones to their dom0 driver)
+        releaseDevices(now.record().uuid(), now.record().name());
+        DomainRecord r = now.record().withDevices(List.of());
         if (!r.persistent()) {
             domains.remove(r.uuid());
             deleteQuietly(r.uuid());
@@ -843,8 +1321,20 @@ public final class XenDriver implements Driver {
 
     /** Finds one of our domains by name, uuid or domid. */
     private Entry find(String dom) {
+        return find(dom, null);
+    }
+
+    /**
+     * Finds one of our domains by name, uuid or domid for an action ("destroyed", "paused"); Domain-0 is refused
+     * with a message naming the action, since it is the host itself.
+     */
+    private Entry find(String dom, String action) {
         if (dom == null || dom.isBlank()) {
             throw new DriverException(DriverError.INVALID_INPUT, "a domain name, uuid or domid is required");
+        }
+        if (isDom0(dom)) {
+            throw new DriverException(DriverError.INVALID_INPUT, "domain '" + dom + "' is Domain-0 (domid 0), the host itself: "
+                    + (action == null ? "xenhost does not manage it as a guest" : "it cannot be " + action));
         }
         for (Entry e : domains.values()) {
             DomainRecord r = e.record();
@@ -863,6 +1353,97 @@ public final class XenDriver implements Driver {
 
     private void checkUnique(DomainConfig cfg, Entry sameUuid) {
         checkUnique(cfg, sameUuid, null);
+    }
+
+    private static final String DOM0_NAME = "Domain-0";
+    private static final String DOM0_UUID = new UUID(0, 0).toString();
+
+    /** Domain-0 by domid, its usual name, or its all-zero uuid. */
+    private static boolean isDom0(String dom) {
+        return dom != null && (dom.equals("0") || dom.equals(DOM0_NAME) || dom.equalsIgnoreCase(DOM0_UUID));
+    }
+
+    // ---- PCI devices of domains ---------------------------------------------------------------------------
+
+    private HostdevManager devices() {
+        return nodeDevices().manager();
+    }
+
+    private NodeDevices nodeDevices() {
+        if (nodeDevices == null) {
+            throw new DriverException(DriverError.REFUSED, "this xenhostd has no PCI devices to manage: run it on a Xen dom0, "
+                    + "or with the emulated hypervisor over a sysfs tree (--sysfs-root fixtures/sysfs/HOST)");
+        }
+        return nodeDevices;
+    }
+
+    /** The BDFs the device journal gives to the domain. */
+    private List<String> devicesOf(String uuid) {
+        if (nodeDevices == null) {
+            return List.of();
+        }
+        return nodeDevices.manager().ownerships().values().stream()
+                .filter(o -> o.state() == DeviceState.ATTACHED && o.owner().uuid().toString().equals(uuid))
+                .map(o -> o.bdf().toString()).sorted().toList();
+    }
+
+    /**
+     * Takes a stopped domain's devices back, managed ones to their dom0 driver. Forward only: the domain is gone
+     * either way, so problems are logged (and the journal keeps what a restart must finish), not thrown.
+     */
+    private void releaseDevices(String uuid, String name) {
+        if (nodeDevices == null || nodeDevices.manager().ownerships().values().stream()
+                .noneMatch(o -> o.owner() != null && o.owner().uuid().toString().equals(uuid))) {
+            return;
+        }
+        try {
+            StopResult s = nodeDevices.manager().stopDomainDevices(uuid);
+            if (!s.returned().isEmpty()) {
+                log.info("domain {}: devices {} given back to their dom0 drivers", name, s.returned());
+            }
+            if (!s.pooled().isEmpty()) {
+                log.info("domain {}: devices {} stay assignable", name, s.pooled());
+            }
+            s.problems().forEach(p -> log.warn("domain {}: {}", name, p));
+        } catch (HostdevException | IllegalArgumentException e) {
+            log.warn("domain {}: its devices were not all taken back: {}", name, e.getMessage());
+        }
+    }
+
+    private void destroyQuietly(int domid, String name) {
+        try {
+            libxl.destroy(domid);
+        } catch (LibxlException e) {
+            if (e.error() != LibxlError.DOMAIN_NOTFOUND) {
+                log.warn("domain {}: could not destroy domid {} while unwinding: {}", name, domid, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Step "devices" of start and restore: hands a created, paused domain its configured PCI devices through the
+     * manager (all or nothing; the manager unwinds its own steps). Returns the functions it now owns.
+     */
+    private List<String> giveDevices(int domid, DomainConfig cfg, String name, Job job) {
+        if (cfg.pci().isEmpty()) {
+            return List.of();
+        }
+        job.phase("assigning PCI devices");
+        List<HostdevSpec> specs = cfg.pci().stream().map(p -> new HostdevSpec(p.device(), p.managed())).toList();
+        AttachResult given = DeviceErrors.call(() -> devices().startDomainDevices(String.valueOf(domid), specs));
+        given.resets().forEach(p -> log.info("domain {}: reset {}", name, p));
+        return given.devices().stream().map(PciAddress::toString).toList();
+    }
+
+    /** libxl JSON without {@code pcidevs}: libxl must not attach devices the manager has not handed over. */
+    private static String withoutPci(String json) {
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode root = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(json);
+            root.remove("pcidevs");
+            return JSON.writeValueAsString(root);
+        } catch (IOException e) {
+            throw new IllegalStateException("the driver's own libxl JSON is unreadable", e);
+        }
     }
 
     /** @param adopted the uuid of the Xen domain being adopted, which may of course match itself */

@@ -134,6 +134,41 @@ class XenDriverTest {
     }
 
     @Test
+    void interruptedStartIsUndoneAndReported() throws Exception {
+        driver.define(cfg("vm", 32), "vm.cfg");
+        // a daemon that died between creating the domain paused and unpausing it (devices perhaps half given)
+        int domid = libxl.createDomain(driver.dumpConfig("vm", true), true);
+        var store = new org.xenhost.driver.state.DomainStore(tmp.resolve("state"));
+        var rec = store.loadAll().domains().get(0).record();
+        store.save(rec.withJob(new org.xenhost.driver.state.DomainRecord.InterruptedJob("start", "assigning PCI devices",
+                java.time.Instant.now())));
+        assertEquals(DomainState.PAUSED, libxl.domainInfo(domid).state());
+
+        XenDriver again = new XenDriver(libxl, tmp.resolve("state"), new DomainJobs(), () -> FACTS);
+        assertTrue(libxl.listDomains().stream().noneMatch(d -> d.domid() == domid), "the half-started domain is destroyed");
+        assertEquals("shut-off", again.info("vm").summary().state());
+        assertTrue(again.info("vm").interruptedJob().startsWith("start (phase assigning PCI devices) interrupted"),
+                again.info("vm").interruptedJob());
+        assertEquals("running", again.start("vm").state(), "and it starts normally afterwards");
+    }
+
+    @Test
+    void domain0IsListedAsTheHostAndRefusedAsAGuest() {
+        DomainSummary dom0 = driver.list(false).stream().filter(s -> s.domid() != null && s.domid() == 0).findFirst().orElseThrow();
+        assertEquals("Domain-0", dom0.name());
+        assertEquals("running", dom0.state());
+        for (String ref : List.of("0", "Domain-0", "00000000-0000-0000-0000-000000000000")) {
+            DriverException e = assertThrows(DriverException.class, () -> driver.destroy(ref));
+            assertEquals(DriverError.INVALID_INPUT, e.error());
+            assertTrue(e.getMessage().contains("Domain-0 (domid 0), the host itself: it cannot be destroyed"), e.getMessage());
+        }
+        assertTrue(assertThrows(DriverException.class, () -> driver.pause("0")).getMessage().contains("cannot be paused"));
+        assertEquals(0, driver.info("Domain-0").summary().domid());
+        DriverException noDevices = assertThrows(DriverException.class, () -> driver.nodeDeviceList());
+        assertEquals(DriverError.REFUSED, noDevices.error(), "a host opened without a sysfs tree has no devices to manage");
+    }
+
+    @Test
     void saveWritesAnXlSaveFileAndRestoreBringsTheGuestBack() throws Exception {
         driver.define(cfg("vm", 16) + "emulated_dirty_rate = \"1M\"\n", "vm.cfg");
         driver.start("vm");

@@ -22,6 +22,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.xenhost.emulator.io.AtomicFiles;
 
 /**
@@ -37,7 +39,12 @@ import org.xenhost.emulator.io.AtomicFiles;
  * <p>Which dom0 driver matches which device is not in sysfs (it is in each driver's id table); the model learns
  * it from the tree the first time it sees it (the driver each device is bound to) and keeps it in a state file.
  *
- * <p>Thread-safe: writes are serialised (the kernel's device lock, coarsened to the whole tree).
+ * <p>Thread-safe, locked as the kernel locks: each device has its own lock ({@code device_lock}), held for the
+ * whole reaction to a write that concerns it, reset included, so bind/unbind/reset of one device are atomic and
+ * ordered; writes to different devices run in parallel. pciback's shared files ({@code slots},
+ * {@code permissive}) are read-modified-written under one short lock that is never held across a reset.
+ * Loading or unloading pciback waits for every write in flight (as {@code rmmod} waits for the driver's users).
+ * Readers take no lock.
  */
 public final class EmulatedKernel {
     public static final String PCIBACK = "pciback";
@@ -53,6 +60,32 @@ public final class EmulatedKernel {
     private final Map<String, Duration> resetLatency = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> resets = new ConcurrentHashMap<>();
     private volatile Duration defaultResetLatency = Duration.ZERO;
+    private volatile ResetHook resetHook = ResetHook.NONE;
+    /** pciback's slot list as last written; null until read from the file (see {@link #lockedSlots}). */
+    private volatile Set<SlotId> slotCache;
+    private volatile Set<String> permissiveCache;
+    private final Map<String, Path> deviceDirs = new ConcurrentHashMap<>();
+    private final Map<String, Integer> headerTypes = new ConcurrentHashMap<>();
+    /** The slots file, written outside {@link #pcibackLists} for every change published so far. */
+    private final org.xenhost.emulator.io.GroupCommit<Set<SlotId>> slotsFile =
+            new org.xenhost.emulator.io.GroupCommit<>(this::persistSlots);
+    /** device_lock: one per BDF, taken for the whole reaction to a write on that device. */
+    private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
+    /** pciback's slot and permissive lists: short read-modify-write sections only, never across a reset. */
+    private final ReentrantLock pcibackLists = new ReentrantLock();
+    /** Writes share it; loading/unloading pciback takes it exclusively. */
+    private final ReentrantReadWriteLock module = new ReentrantReadWriteLock();
+
+    /**
+     * Called when a function reset starts, with the device's lock held and no other lock, before the configured
+     * latency is spent. Tests use it to hold one device mid-reset and watch the others proceed.
+     */
+    @FunctionalInterface
+    public interface ResetHook {
+        ResetHook NONE = bdf -> { };
+
+        void resetting(String bdf) throws InterruptedException;
+    }
 
     private EmulatedKernel(Path root, Path nativeDriversFile, Map<String, String> nativeDrivers) {
         this.root = root;
@@ -105,6 +138,11 @@ public final class EmulatedKernel {
         defaultResetLatency = latency;
     }
 
+    /** Replaces the reset hook ({@link ResetHook#NONE} to remove it). */
+    public void setResetHook(ResetHook hook) {
+        resetHook = hook == null ? ResetHook.NONE : hook;
+    }
+
     /** Function resets done on {@code bdf} since this model was opened (sysfs {@code reset} and pciback's own). */
     public long resetCount(String bdf) {
         AtomicLong n = resets.get(bdf);
@@ -117,7 +155,16 @@ public final class EmulatedKernel {
      * Writes {@code value} to the sysfs attribute {@code file} (absolute, or relative to the root) and applies
      * the kernel's reaction.
      */
-    public synchronized void write(Path file, String value) throws IOException {
+    public void write(Path file, String value) throws IOException {
+        module.readLock().lock();
+        try {
+            dispatch(file, value);
+        } finally {
+            module.readLock().unlock();
+        }
+    }
+
+    private void dispatch(Path file, String value) throws IOException {
         Path f = file.isAbsolute() ? file.normalize() : root.resolve(file).normalize();
         if (!f.startsWith(root)) {
             throw new IllegalArgumentException(file + " is outside the sysfs root " + root);
@@ -129,12 +176,12 @@ public final class EmulatedKernel {
         String name = f.getFileName().toString();
         Path parent = f.getParent();
         if (f.equals(pci.resolve("drivers_probe"))) {
-            driversProbe(f, v);
+            underDeviceLock(v, () -> driversProbe(f, v));
         } else if (parent.getParent() != null && parent.getParent().equals(drivers)) {
             String driver = parent.getFileName().toString();
             switch (name) {
-                case "bind" -> bind(f, driver, v);
-                case "unbind" -> unbind(f, driver, v);
+                case "bind" -> underDeviceLock(v, () -> bind(f, driver, v));
+                case "unbind" -> underDeviceLock(v, () -> unbind(f, driver, v));
                 case "new_slot" -> requirePciback(f, driver, v).newSlot(f, v);
                 case "remove_slot" -> requirePciback(f, driver, v).removeSlot(f, v);
                 case "permissive" -> requirePciback(f, driver, v).permissive(f, v);
@@ -144,10 +191,38 @@ public final class EmulatedKernel {
             String bdf = deviceOf(f).orElseThrow(() -> new IllegalArgumentException(
                     f + " is not a device or driver attribute the emulated kernel models"));
             switch (name) {
-                case "driver_override" -> driverOverride(f, bdf, value);
-                case "reset" -> resetAttribute(f, bdf, v);
+                case "driver_override" -> underDeviceLock(bdf, () -> driverOverride(f, bdf, value));
+                case "reset" -> underDeviceLock(bdf, () -> resetAttribute(f, bdf, v));
                 default -> throw new SysfsWriteException(f, v, EINVAL, "attribute not modelled by the emulated kernel");
             }
+        }
+    }
+
+    @FunctionalInterface
+    private interface Reaction {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code reaction} holding the lock of device {@code bdf}. A value that is not a BDF names no device
+     * (the reaction refuses it), so no lock is made for it.
+     */
+    private void underDeviceLock(String bdf, Reaction reaction) throws IOException {
+        if (SlotId.parseBdf(bdf).isEmpty()) {
+            reaction.run();
+            return;
+        }
+        ReentrantLock l = deviceLocks.computeIfAbsent(bdf, b -> new ReentrantLock());
+        try {
+            l.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for device " + bdf);
+        }
+        try {
+            reaction.run();
+        } finally {
+            l.unlock();
         }
     }
 
@@ -228,7 +303,7 @@ public final class EmulatedKernel {
     }
 
     private boolean seizedBySlot(String bdf) throws IOException {
-        Set<SlotId> slots = readSlots();
+        Set<SlotId> slots = lockedSlots();
         for (Path p = deviceDir(bdf); p.startsWith(root.resolve("sys/devices")); p = p.getParent()) {
             Optional<SlotId> id = SlotId.parseBdf(p.getFileName().toString());
             if (id.isPresent() && slots.contains(id.get())) {
@@ -246,9 +321,16 @@ public final class EmulatedKernel {
         if (driver.equals(PCIBACK)) {
             // pcistub_seize: a device taken through driver_override joins the slot list; then pciback resets it.
             SlotId id = SlotId.parseBdf(bdf).orElseThrow();
-            Set<SlotId> slots = readSlots();
-            if (slots.add(id)) {
-                writeSlots(slots);
+            if (!lockedSlots().contains(id)) { // usually new_slot put it there already
+                long ticket;
+                pcibackLists.lock();
+                try {
+                    Set<SlotId> slots = readSlots();
+                    ticket = slots.add(id) ? writeSlots(slots) : 0;
+                } finally {
+                    pcibackLists.unlock();
+                }
+                slotsFile.await(ticket);
             }
             functionReset(bdf);
         }
@@ -259,9 +341,16 @@ public final class EmulatedKernel {
         Files.deleteIfExists(dev.resolve("driver"));
         Files.deleteIfExists(drivers.resolve(driver).resolve(bdf));
         if (driver.equals(PCIBACK)) {
-            Set<String> permissive = readPermissive();
-            if (permissive.remove(bdf)) {
-                writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+            // only this device's lock adds it to the list, and it is held: no need to lock when it is absent
+            if (permissiveList().contains(bdf)) {
+                pcibackLists.lock();
+                try {
+                    Set<String> permissive = new LinkedHashSet<>(permissiveList());
+                    permissive.remove(bdf);
+                    writePermissive(permissive);
+                } finally {
+                    pcibackLists.unlock();
+                }
             }
             functionReset(bdf);
         }
@@ -270,6 +359,17 @@ public final class EmulatedKernel {
     private void newSlot(Path f, String spec) throws IOException {
         SlotId id = SlotId.parseSpec(spec).orElseThrow(
                 () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F, BB:SS.F, SS.* or *.* forms)"));
+        long ticket;
+        pcibackLists.lock();
+        try {
+            ticket = addSlots(id);
+        } finally {
+            pcibackLists.unlock();
+        }
+        slotsFile.await(ticket);
+    }
+
+    private long addSlots(SlotId id) throws IOException {
         Set<SlotId> slots = readSlots();
         int slotFrom = id.slot() < 0 ? 0 : id.slot();
         int slotTo = id.slot() < 0 ? 31 : id.slot();
@@ -280,17 +380,24 @@ public final class EmulatedKernel {
                 slots.add(new SlotId(id.domain(), id.bus(), s, fn));
             }
         }
-        writeSlots(slots);
+        return writeSlots(slots);
     }
 
     private void removeSlot(Path f, String spec) throws IOException {
         SlotId id = SlotId.parseSpec(spec).orElseThrow(
                 () -> new SysfsWriteException(f, spec, EINVAL, "not a slot (DDDD:BB:SS.F or BB:SS.F)"));
-        Set<SlotId> slots = readSlots();
-        if (!slots.remove(id)) {
-            throw new SysfsWriteException(f, spec, ENOENT, id.text() + " is not in pciback's slots");
+        long ticket;
+        pcibackLists.lock();
+        try {
+            Set<SlotId> slots = readSlots();
+            if (!slots.remove(id)) {
+                throw new SysfsWriteException(f, spec, ENOENT, id.text() + " is not in pciback's slots");
+            }
+            ticket = writeSlots(slots);
+        } finally {
+            pcibackLists.unlock();
         }
-        writeSlots(slots);
+        slotsFile.await(ticket);
     }
 
     private void permissive(Path f, String bdf) throws IOException {
@@ -299,12 +406,21 @@ public final class EmulatedKernel {
         if (canonical == null) {
             throw new SysfsWriteException(f, bdf, EINVAL, "not a device address");
         }
+        underDeviceLock(canonical, () -> addPermissive(f, bdf, canonical));
+    }
+
+    private void addPermissive(Path f, String bdf, String canonical) throws IOException {
         if (!boundDriver(canonical).equals(Optional.of(PCIBACK))) {
             throw new SysfsWriteException(f, bdf, ENODEV, canonical + " is not bound to pciback");
         }
-        Set<String> permissive = readPermissive();
-        if (permissive.add(canonical)) {
-            writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+        pcibackLists.lock();
+        try {
+            Set<String> permissive = new LinkedHashSet<>(permissiveList());
+            if (permissive.add(canonical)) {
+                writePermissive(permissive);
+            }
+        } finally {
+            pcibackLists.unlock();
         }
     }
 
@@ -335,14 +451,17 @@ public final class EmulatedKernel {
         if (!Files.exists(deviceDir(bdf).resolve("reset"))) {
             return;
         }
+        // Only this device's lock may be held here: a reset must never stall another device or a reader.
+        assert !pcibackLists.isHeldByCurrentThread() : "reset of " + bdf + " inside pciback's list lock";
         Duration latency = resetLatency.getOrDefault(bdf, defaultResetLatency);
-        if (!latency.isZero()) {
-            try {
+        try {
+            resetHook.resetting(bdf);
+            if (!latency.isZero()) {
                 Thread.sleep(latency.toMillis(), latency.toNanosPart() % 1_000_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted during the reset of " + bdf);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted during the reset of " + bdf);
         }
         resets.computeIfAbsent(bdf, b -> new AtomicLong()).incrementAndGet();
     }
@@ -350,7 +469,18 @@ public final class EmulatedKernel {
     // ---- module load/unload --------------------------------------------------------------------------
 
     /** {@code modprobe xen-pciback}: the driver directory appears with an empty slot list. */
-    public synchronized void loadPciback() throws IOException {
+    public void loadPciback() throws IOException {
+        module.writeLock().lock();
+        try {
+            createPcibackDir();
+            slotCache = null;
+            permissiveCache = null;
+        } finally {
+            module.writeLock().unlock();
+        }
+    }
+
+    private void createPcibackDir() throws IOException {
         Path dir = drivers.resolve(PCIBACK);
         if (Files.isDirectory(dir)) {
             return;
@@ -362,7 +492,18 @@ public final class EmulatedKernel {
     }
 
     /** {@code rmmod xen-pciback}: every bound device is released (and reset), the slot list is forgotten. */
-    public synchronized void unloadPciback() throws IOException {
+    public void unloadPciback() throws IOException {
+        module.writeLock().lock();
+        try {
+            removePcibackDir();
+            slotCache = null;
+            permissiveCache = null;
+        } finally {
+            module.writeLock().unlock();
+        }
+    }
+
+    private void removePcibackDir() throws IOException {
         Path dir = drivers.resolve(PCIBACK);
         if (!Files.isDirectory(dir)) {
             return;
@@ -399,9 +540,15 @@ public final class EmulatedKernel {
 
     /** The device's directory under {@code sys/devices} (the target of {@code sys/bus/pci/devices/<bdf>}). */
     public Path deviceDir(String bdf) throws IOException {
+        Path known = deviceDirs.get(bdf);
+        if (known != null) {
+            return known;
+        }
         Path link = pci.resolve("devices").resolve(bdf);
         if (Files.isSymbolicLink(link)) {
-            return link.getParent().resolve(Files.readSymbolicLink(link)).normalize();
+            Path dir = link.getParent().resolve(Files.readSymbolicLink(link)).normalize();
+            deviceDirs.put(bdf, dir); // topology: a device's place in sys/devices does not change while it exists
+            return dir;
         }
         return link;
     }
@@ -431,12 +578,18 @@ public final class EmulatedKernel {
     }
 
     private int headerType(String bdf) throws IOException {
+        Integer known = headerTypes.get(bdf);
+        if (known != null) {
+            return known;
+        }
         Path config = deviceDir(bdf).resolve("config");
         if (!Files.exists(config)) {
             return 0;
         }
         byte[] b = Files.readAllBytes(config);
-        return b.length > 0x0e ? b[0x0e] & 0x7f : 0;
+        int type = b.length > 0x0e ? b[0x0e] & 0x7f : 0;
+        headerTypes.put(bdf, type); // read-only config space in this model: the header type never changes
+        return type;
     }
 
     private Optional<String> deviceOf(Path f) {
@@ -451,15 +604,48 @@ public final class EmulatedKernel {
         return Optional.empty();
     }
 
-    private Set<SlotId> readSlots() throws IOException {
-        Set<SlotId> out = new LinkedHashSet<>();
-        for (String line : Files.readAllLines(drivers.resolve(PCIBACK).resolve("slots"))) {
-            SlotId.parseSpec(line).ifPresent(out::add);
+    /**
+     * The slot list as last written, read without a lock: the {@code slots} file is the state on disk (it survives
+     * restarts), and this immutable copy is replaced with each write, so readers never parse the file nor wait for a
+     * writer. Loaded from the file on first use after open, load or unload.
+     */
+    private Set<SlotId> lockedSlots() throws IOException {
+        Set<SlotId> cached = slotCache;
+        if (cached != null) {
+            return cached;
         }
-        return out;
+        pcibackLists.lock();
+        try {
+            if (slotCache == null) {
+                Set<SlotId> out = new LinkedHashSet<>();
+                for (String line : Files.readAllLines(drivers.resolve(PCIBACK).resolve("slots"))) {
+                    SlotId.parseSpec(line).ifPresent(out::add);
+                }
+                slotCache = java.util.Collections.unmodifiableSet(out);
+            }
+            return slotCache;
+        } finally {
+            pcibackLists.unlock();
+        }
     }
 
-    private void writeSlots(Set<SlotId> slots) throws IOException {
+    /** A modifiable copy of the slot list, for a read-modify-write under {@link #pcibackLists}. */
+    private Set<SlotId> readSlots() throws IOException {
+        return new LinkedHashSet<>(lockedSlots());
+    }
+
+    /**
+     * Publishes the new list to readers and queues it for the file; called holding {@link #pcibackLists}. The
+     * caller passes the ticket to {@code slotsFile.await} after releasing the lock (the write is shared with other
+     * devices' changes and never done under the lock).
+     */
+    private long writeSlots(Set<SlotId> slots) {
+        Set<SlotId> copy = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(slots));
+        slotCache = copy;
+        return slotsFile.publish(copy);
+    }
+
+    private void persistSlots(Set<SlotId> slots) throws IOException {
         List<String> lines = new ArrayList<>();
         for (SlotId s : slots) {
             lines.add(s.text());
@@ -467,9 +653,29 @@ public final class EmulatedKernel {
         writeLines(drivers.resolve(PCIBACK).resolve("slots"), lines);
     }
 
-    private Set<String> readPermissive() throws IOException {
-        return new LinkedHashSet<>(Files.readAllLines(drivers.resolve(PCIBACK).resolve("permissive")).stream()
-                .filter(s -> !s.isBlank()).toList());
+    /** pciback's permissive list, like {@link #lockedSlots}: an immutable copy beside the file, read without a lock. */
+    private Set<String> permissiveList() throws IOException {
+        Set<String> cached = permissiveCache;
+        if (cached != null) {
+            return cached;
+        }
+        pcibackLists.lock();
+        try {
+            if (permissiveCache == null) {
+                permissiveCache = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(
+                        Files.readAllLines(drivers.resolve(PCIBACK).resolve("permissive")).stream()
+                                .filter(s -> !s.isBlank()).toList()));
+            }
+            return permissiveCache;
+        } finally {
+            pcibackLists.unlock();
+        }
+    }
+
+    /** Rare (permissive devices only), so written in place under {@link #pcibackLists}. */
+    private void writePermissive(Set<String> permissive) throws IOException {
+        writeLines(drivers.resolve(PCIBACK).resolve("permissive"), permissive);
+        permissiveCache = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(permissive));
     }
 
     private static void writeLines(Path file, Iterable<String> lines) throws IOException {
@@ -480,12 +686,18 @@ public final class EmulatedKernel {
         Files.writeString(file, b.toString(), StandardCharsets.US_ASCII);
     }
 
+    /** True if pciback's slot list names {@code bdf} itself (not through a wildcard or a parent bridge). */
+    public boolean inSlots(String bdf) throws IOException {
+        Optional<SlotId> id = SlotId.parseBdf(bdf);
+        return id.isPresent() && pcibackLoaded() && lockedSlots().contains(id.get());
+    }
+
     /** The BDFs in pciback's slot list ({@code slots}), empty when pciback is not loaded. */
     public List<String> slots() throws IOException {
         if (!pcibackLoaded()) {
             return List.of();
         }
-        return readSlots().stream().map(SlotId::text).toList();
+        return lockedSlots().stream().map(SlotId::text).toList();
     }
 
     private void saveNativeDrivers() throws IOException {

@@ -1,6 +1,5 @@
 package org.xenhost.emulator.kernel;
 
-import java.util.Locale;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -51,6 +50,17 @@ record SlotId(int domain, int bus, int slot, int func) {
     }
 
     String text() {
-        return String.format(Locale.ROOT, "%04x:%02x:%02x.%d", domain, bus, slot, func);
+        // by hand: String.format was the hot spot of rewriting a long slot list under pciback's list lock
+        StringBuilder b = new StringBuilder(12);
+        hex(b, domain, 4).append(':');
+        hex(b, bus, 2).append(':');
+        return hex(b, slot, 2).append('.').append(func).toString();
+    }
+
+    private static StringBuilder hex(StringBuilder b, int v, int digits) {
+        for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
+            b.append(Character.forDigit((v >>> shift) & 0xf, 16));
+        }
+        return b;
     }
 }

@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.xenhost.emulator.io.AtomicFiles;
+import org.xenhost.emulator.io.GroupCommit;
 
 /**
  * The emulated xenstore: a tree of string values keyed by absolute paths ({@code /libxl/pci/0000-03-00-0/domid}),
@@ -17,16 +19,25 @@ import java.util.TreeMap;
  * as xenstored outlives the toolstack. Writing a key creates its parents with empty values, as xenstored does;
  * removing a key removes its subtree.
  *
- * <p>Thread-safe; a transaction is applied all-or-nothing under one short lock (xenstored is single-threaded too).
+ * <p>Thread-safe. The tree is copy-on-write: readers take no lock and see the last committed tree. A transaction
+ * is applied all-or-nothing under one short lock (xenstored is single-threaded too), then made durable by a group
+ * commit: one writer persists the newest tree for every transaction applied so far, so concurrent transactions
+ * share a file write instead of queueing one write each. A transaction returns only once a file write that
+ * includes it is on disk. If that write fails, the caller gets the error while the change stays in memory (as in
+ * xenstored, whose memory is the truth); the next successful transaction persists it.
  */
 public final class Xenstore {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path file;
-    private final TreeMap<String, String> tree;
+    /** The committed tree; never modified once published (a transaction publishes a new one). */
+    private volatile TreeMap<String, String> tree;
+    private final GroupCommit<TreeMap<String, String>> durable;
 
     private Xenstore(Path file, TreeMap<String, String> tree) {
         this.file = file;
         this.tree = tree;
+        // one line, not pretty-printed: it is rewritten on every change, so its cost is paid per device operation
+        this.durable = new GroupCommit<>(t -> AtomicFiles.write(file, JSON.writeValueAsBytes(t)));
     }
 
     /** Opens (or creates empty) the store kept in {@code file}. */
@@ -39,18 +50,19 @@ public final class Xenstore {
     }
 
     /** Reads one key. */
-    public synchronized Optional<String> read(String path) {
+    public Optional<String> read(String path) {
         return Optional.ofNullable(tree.get(normalise(path)));
     }
 
     /** True if the key exists (with any value). */
-    public synchronized boolean exists(String path) {
+    public boolean exists(String path) {
         return tree.containsKey(normalise(path));
     }
 
     /** The names of the direct children of {@code path}, sorted. */
-    public synchronized List<String> directory(String path) {
+    public List<String> directory(String path) {
         String p = normalise(path);
+        TreeMap<String, String> tree = this.tree;
         String prefix = p.equals("/") ? "/" : p + "/";
         List<String> out = new ArrayList<>();
         for (String k : tree.tailMap(prefix, true).keySet()) {
@@ -70,21 +82,28 @@ public final class Xenstore {
     }
 
     public void rm(String path) throws IOException {
+        String p = normalise(path);
+        TreeMap<String, String> now = tree;
+        if (!now.containsKey(p) && now.subMap(p + "/", true, p + "/" + Character.MAX_VALUE, true).isEmpty()) {
+            return; // nothing to remove: no transaction, no lock (it orders before any later write of the key)
+        }
         transaction(tx -> tx.rm(path));
     }
 
     /** Applies every change of {@code body} at once and persists them; nothing changes if the body throws. */
-    public synchronized void transaction(TransactionBody body) throws IOException {
-        TreeMap<String, String> copy = new TreeMap<>(tree);
-        Tx tx = new Tx(copy);
-        body.apply(tx);
-        if (!tx.changed) {
-            return;
+    public void transaction(TransactionBody body) throws IOException {
+        long ticket;
+        synchronized (this) {
+            TreeMap<String, String> copy = new TreeMap<>(tree);
+            Tx tx = new Tx(copy);
+            body.apply(tx);
+            if (!tx.changed) {
+                return;
+            }
+            tree = copy;
+            ticket = durable.publish(copy);
         }
-        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(copy);
-        org.xenhost.emulator.io.AtomicFiles.write(file, bytes);
-        tree.clear();
-        tree.putAll(copy);
+        durable.await(ticket);
     }
 
     /** The changes of one transaction. */
@@ -139,7 +158,7 @@ public final class Xenstore {
     }
 
     /** A copy of the whole tree (tests, diagnostics). */
-    public synchronized Map<String, String> snapshot() {
+    public Map<String, String> snapshot() {
         return new TreeMap<>(tree);
     }
 }

@@ -1,0 +1,35 @@
+# Scenario 2 (second part): xenhostd on the real libxl gives QEMU's e1000 to a PV guest as a managed device, keeps
+# its ownership across a kill -9 of the daemon, and gives it back to e1000 when the guest is destroyed.
+# Evidence for RealXenTest.managedPassthroughSurvivesDaemonKill:
+#   bdf                         the e1000's BDF          guest-pci.cfg       the config (guest-pv.cfg + pci = [...])
+#   create.txt                  xenhost create's output  driver-in-guest     the driver link while the guest has it
+#   xl-pci-list.txt             xl pci-list of the guest (the real toolstack's view of the assignment)
+#   nodedev-before-kill.json    xenhost nodedev-list --json before the kill
+#   nodedev-after-restart.json  the same from the restarted daemon     list-after-restart.json  xenhost list then
+#   heartbeat-after-restart     the guest kept running                 driver-after-destroy  e1000 again
+#   xl-assignable-after.txt     xl pci-assignable-list after the destroy (empty: the device went home)
+. /share/lib.sh
+fresh_start
+bdf=$(lspci -D -n | awk '$3 == "8086:100e" {print $1; exit}')
+[ -n "$bdf" ] || { echo "no e1000 (8086:100e) in lspci"; exit 1; }
+echo "$bdf" > $OUT/bdf
+drv() { basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"; }
+{ cat /share/guest-pv.cfg; echo "pci = [ '$bdf,managed=yes' ]"; } > $OUT/guest-pci.cfg
+timed jvms-up java_up
+timed create xh create $OUT/guest-pci.cfg > $OUT/create.txt
+wait_heartbeat $GUEST 2 300
+drv > $OUT/driver-in-guest
+xl pci-list $GUEST > $OUT/xl-pci-list.txt
+xh nodedev-list --json > $OUT/nodedev-before-kill.json
+mark kill-daemon
+kill -9 "$(cat /run/xenhostd.pid)"
+while alive /run/xenhostd.pid; do sleep 0.2; done
+rm -f "$SOCK"   # a killed daemon leaves its socket file behind; java_up waits for a fresh one
+timed restart java_up
+xh nodedev-list --json > $OUT/nodedev-after-restart.json
+xh list --json > $OUT/list-after-restart.json
+hb=$(heartbeat $GUEST); wait_heartbeat $GUEST "$hb" 60
+heartbeat $GUEST > $OUT/heartbeat-after-restart
+timed destroy xh destroy $GUEST
+drv > $OUT/driver-after-destroy
+xl pci-assignable-list > $OUT/xl-assignable-after.txt
