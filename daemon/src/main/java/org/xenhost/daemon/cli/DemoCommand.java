@@ -8,7 +8,7 @@ import org.xenhost.daemon.demo.DemoRun;
 import org.xenhost.daemon.demo.DemoSummary;
 import org.xenhost.driver.api.DomainSummary;
 import org.xenhost.migration.MigrationStats;
-import org.xenhost.pci.PciDevice;
+import org.xenhost.driver.api.NodeDevice;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -154,12 +154,11 @@ public final class DemoCommand implements Callable<Integer> {
         row(out, "migration", String.format("%s %s -> %s in %.1f s: %.1f MiB (%d pages, guest memory %.0f MiB) in %d passes, "
                         + "downtime %d ms", m.outcome(), m.from(), m.to(), m.totalMs() / 1000.0, m.bytes() / 1048576.0, m.pages(),
                 m.memoryBytes() / 1048576.0, m.passes(), m.downtimeMs()));
-        row(out, "replug", String.format("%s %s unplugged on %s, %s %s plugged in on %s (%s [%s])", s.replug().guest(),
-                s.replug().detachedBdf(), s.replug().detachedHost(), s.replug().guest(), s.replug().attachedBdf(),
-                s.replug().attachedHost(), "same model", s.replug().vendorDevice()));
+        row(out, "replug", String.format("%s: %s %s -> %s %s (%s, same model [%s])", s.replug().guest(),
+                s.replug().detachedHost(), s.replug().detachedBdf(), s.replug().attachedHost(), s.replug().attachedBdf(),
+                s.replug().via(), s.replug().vendorDevice()));
         for (DemoSummary.Device d : s.devices()) {
-            row(out, "device", String.format("%s %s [%s] on %s, %s", d.host(), d.bdf(), d.vendorDevice(),
-                    d.driver() == null ? "no driver" : d.driver(), d.guest() == null ? "no guest" : "guest " + d.guest()));
+            row(out, "device", String.format("%s %s [%s] %s", d.host(), d.bdf(), d.vendorDevice(), where(d)));
         }
         row(out, "guest now", String.format("%s on %s (domid %d); on %s: %s", m.destinationStateAfter(), m.to(), m.destinationDomid(),
                 m.from(), m.sourceStateAfter() == null ? "gone" : m.sourceStateAfter()));
@@ -167,6 +166,16 @@ public final class DemoCommand implements Callable<Integer> {
                 + s.workDir() + (s.cleanup().workDirRemoved() ? " removed" : " NOT removed"));
         row(out, "total", String.format("%.1f s", s.totalMs() / 1000.0));
         out.flush();
+    }
+
+    /** Where a device is, in words: with dom0 on its driver, assignable, or attached to a guest. */
+    private static String where(DemoSummary.Device d) {
+        String driver = d.driver() == null ? "no driver" : d.driver();
+        return switch (String.valueOf(d.placement())) {
+            case "attached" -> "attached to guest " + d.owner() + " (" + driver + (d.managed() ? ", managed" : "") + ")";
+            case "assignable" -> "assignable (" + driver + ")";
+            default -> "back with dom0 on " + driver;
+        };
     }
 
     private static void row(PrintWriter out, String key, String value) {
@@ -215,9 +224,11 @@ public final class DemoCommand implements Callable<Integer> {
         }
 
         @Override
-        public void showPci(String host, Path sysfsRoot, List<PciDevice> devices) {
-            say(host + " $ xenhost pci list --sysfs-root " + sysfsRoot);
-            indented(PciCommand.table(devices));
+        public void showNodeDevices(String host, Path socket, List<NodeDevice> devices) {
+            say(host + " $ xenhost -c " + socket + " nodedev-list");
+            StringWriter table = new StringWriter();
+            NodeDeviceCommands.printDevices(new PrintWriter(table), devices);
+            indented(table.toString());
         }
 
         private void indented(String text) {

@@ -2,7 +2,7 @@ package org.xenhost.daemon.demo;
 
 import org.xenhost.driver.api.DomainSummary;
 import org.xenhost.migration.MigrationStats;
-import org.xenhost.pci.PciDevice;
+import org.xenhost.driver.api.NodeDevice;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -24,8 +24,8 @@ public interface DemoConsole {
     /** {@code xenhost list --all} of one host, as the CLI prints it. */
     void showDomains(String host, Path socket, List<DomainSummary> domains);
 
-    /** {@code xenhost pci list --sysfs-root TREE} of one host's devices (the tree its daemon works on), as the CLI prints it. */
-    void showPci(String host, Path sysfsRoot, List<PciDevice> devices);
+    /** {@code xenhost -c SOCKET nodedev-list} of one host (its daemon's answer), as the CLI prints it. */
+    void showNodeDevices(String host, Path socket, List<NodeDevice> devices);
 
     /**
      * Runs {@code xenhost -c SOCKET migrate DOM DEST FLAGS} (the migrate command: progress while the source's job

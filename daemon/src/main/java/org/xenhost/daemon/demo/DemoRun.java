@@ -9,8 +9,7 @@ import org.xenhost.driver.api.SaveResult;
 import org.xenhost.driver.config.DomainConfig;
 import org.xenhost.driver.config.XlCfgParser;
 import org.xenhost.migration.MigrationStats;
-import org.xenhost.pci.PciAddress;
-import org.xenhost.pci.PciDevice;
+import org.xenhost.driver.api.NodeDevice;
 import org.xenhost.transport.pki.CertificateAuthority;
 import org.xenhost.transport.pki.SubjectAltName;
 import org.xenhost.transport.pki.Validity;
@@ -19,10 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -31,13 +29,15 @@ import java.util.concurrent.ExecutionException;
  * {@code xenhost demo}, step by step:
  * <ol>
  *   <li>a throwaway CA and a certificate for each of two hosts;</li>
- *   <li>a device for the guest made assignable on host-a, and one of the same model on host-b;</li>
  *   <li>two xenhostd child processes on loopback, emulated Xen over their own copies of the fixture tree;</li>
- *   <li>the guest (memory being dirtied, the device passed through) defined and started on host-a;</li>
- *   <li>{@code list} and {@code pci list} on both hosts;</li>
+ *   <li>the guest's device chosen from host-a's {@code nodedev-list}, one of the same model made assignable on
+ *       host-b ({@code nodedev-detach} through its daemon);</li>
+ *   <li>the guest (memory being dirtied, the device managed: its daemon hands it over at start) defined and
+ *       started on host-a;</li>
+ *   <li>{@code list} and {@code nodedev-list} on both hosts;</li>
  *   <li>save to a file and restore on host-a;</li>
- *   <li>live migration to host-b, the device unplugged before and its counterpart plugged in after;</li>
- *   <li>{@code list} and {@code pci list} on both hosts again.</li>
+ *   <li>live migration to host-b with {@code --hostdev-policy=replug};</li>
+ *   <li>{@code list} and {@code nodedev-list} on both hosts again.</li>
  * </ol>
  * Whatever happens (success, failure, Ctrl-C) the daemons are stopped and the working directory removed
  * ({@link Workspace}) before {@link #run()} returns or the JVM exits.
@@ -121,21 +121,11 @@ public final class DemoRun {
         }
         console.say("CA 'xenhost-demo-ca'; " + SOURCE + " and " + DESTINATION + " (SAN 127.0.0.1) in " + pki);
 
-        // 2. the guest's device made assignable on the source, one of the same model on the destination
-        console.step(2, STEPS, "Host devices on pciback (xenhost pci assignable-add) over copies of " + fixture);
-        PciDevice device = HostDevices.pickGuestDevice(fixture, dir.resolve("scratch"));
-        PciAddress counterpart = HostDevices.counterpart(device, fixture);
-        Path treeA = HostDevices.stageAssignable(fixture, dir.resolve("stage-" + SOURCE), device.address());
-        Path treeB = HostDevices.stageAssignable(fixture, dir.resolve("stage-" + DESTINATION), counterpart);
-        String model = HostDevices.vendorDevice(device);
-        console.say(SOURCE + ": " + device.address() + " [" + model + "] assignable; " + DESTINATION + ": " + counterpart
-                + " [" + model + "] assignable");
-
-        // 3. the daemons, started together (JVM start-up is most of the wait)
-        console.step(3, STEPS, "Two xenhostd processes on loopback, emulated Xen, TLS migration ports");
-        ChildDaemon a = ws.register(daemon(SOURCE, dir, treeA, pki));
+        // 2. the daemons, started together (JVM start-up is most of the wait); each copies the fixture for itself
+        console.step(2, STEPS, "Two xenhostd processes on loopback, emulated Xen over " + fixture + ", TLS migration ports");
+        ChildDaemon a = ws.register(daemon(SOURCE, dir, fixture, pki));
         daemons.add(a);
-        ChildDaemon b = ws.register(daemon(DESTINATION, dir, treeB, pki));
+        ChildDaemon b = ws.register(daemon(DESTINATION, dir, fixture, pki));
         daemons.add(b);
         a.start();
         b.start();
@@ -150,15 +140,28 @@ public final class DemoRun {
         Driver src = RemoteDriver.connect(a.socket());
         Driver dst = RemoteDriver.connect(b.socket());
         // host facts (OSHI) take each daemon a few seconds the first time; a migration needs them (CPU flags in
-        // the cookie), so they are read now, while the guest starts, and shown with the hosts in step 5
+        // the cookie), so they are read now, while the devices are chosen and the guest starts, and shown in step 5
         CompletableFuture<HostDescription> factsA = CompletableFuture.supplyAsync(src::hostInfo);
         CompletableFuture<HostDescription> factsB = CompletableFuture.supplyAsync(dst::hostInfo);
 
+        // 3. the devices: the guest's on the source (its daemon takes it at start: managed), and one of the same
+        //    model made assignable on the destination for the migration to map it to
+        console.step(3, STEPS, "Host devices through the daemons: the guest's on " + SOURCE + ", an assignable match on " + DESTINATION);
+        NodeDevice device = HostDevices.pickGuestDevice(src.nodeDeviceList(), fixture);
+        NodeDevice spare = HostDevices.counterpart(device, dst.nodeDeviceList(), fixture);
+        String model = HostDevices.vendorDevice(device);
+        console.say(SOURCE + ": " + device.bdf() + " [" + model + "] on " + device.driver() + "; the guest gets it as a managed "
+                + "device (its daemon moves it to pciback at start and back to " + device.driver() + " when it leaves)");
+        console.say(DESTINATION + " $ xenhost -c " + b.socket() + " nodedev-detach " + spare.bdf());
+        NodeDevice detached = dst.nodeDeviceDetach(spare.bdf(), null, false);
+        console.say("Device " + detached.bdf() + " detached from dom0: assignable (driver " + detached.driver() + ")"
+                + (detached.originalDriver() == null ? "" : "; nodedev-reattach gives it back to " + detached.originalDriver()));
+
         // 4. the guest: define, start
         console.step(4, STEPS, String.format("Guest '%s' on %s: %d MiB dirtied at %.1f MiB/s, %s passed through", GUEST, SOURCE,
-                settings.memoryMiB(), rate / 1048576.0, device.address()));
+                settings.memoryMiB(), rate / 1048576.0, device.bdf()));
         Path cfgFile = dir.resolve(GUEST + ".cfg");
-        String cfg = guestConfig(uuid, List.of(device.address().toString()));
+        String cfg = guestConfig(uuid, List.of(device.bdf() + ",managed=yes"));
         Files.writeString(cfgFile, cfg);
         console.say("$ xenhost -c " + a.socket() + " define " + cfgFile + " && xenhost -c " + a.socket() + " create " + GUEST);
         long t = System.nanoTime();
@@ -173,8 +176,9 @@ public final class DemoRun {
         console.step(5, STEPS, "Both hosts: what they are, their domains and PCI devices");
         showFacts(a, join(factsA));
         showFacts(b, join(factsB));
-        show(a, src);
-        show(b, dst);
+        List<DemoSummary.Device> before = List.of(
+                where(SOURCE, show(a, src), device.bdf()),
+                where(DESTINATION, show(b, dst), spare.bdf()));
 
         // 6. save to a file and restore
         console.step(6, STEPS, "Save " + GUEST + " to a file and restore it on " + SOURCE);
@@ -187,18 +191,19 @@ public final class DemoRun {
         t = System.nanoTime();
         DomainSummary restored = src.restore(saveFile.toString(), false);
         long restoreMs = ms(t);
-        console.say("restored: domid " + restored.domid() + ", " + restored.state() + ", in " + restoreMs + " ms");
+        console.say("restored: domid " + restored.domid() + ", " + restored.state() + ", in " + restoreMs + " ms, devices "
+                + src.info(GUEST).devices());
         DemoSummary.SaveRestore saveRestore = new DemoSummary.SaveRestore(SOURCE, saveFile.toString(), saved.bytes(),
                 saved.pages(), saved.millis(), restoreMs, started.domid(), restored.domid(), restored.state());
 
         // 7. live migration, the device following the guest
         console.step(7, STEPS, "Live migration " + SOURCE + " -> " + DESTINATION + " (" + b.endpoint() + "), device replugged");
-        Moved moved = migrateWithReplug(a, src, b, dst, uuid, device);
+        Moved moved = migrateWithReplug(a, b, device);
 
         // 8. both hosts again, and where everything ended
         console.step(8, STEPS, "Both hosts after the migration");
-        show(a, src);
-        show(b, dst);
+        List<NodeDevice> afterA = show(a, src);
+        List<NodeDevice> afterB = show(b, dst);
         DomainSummary onSource = find(src, GUEST);
         DomainSummary onDestination = find(dst, GUEST);
         MigrationStats m = moved.stats();
@@ -207,58 +212,37 @@ public final class DemoRun {
                 onSource == null ? null : onSource.state(), onDestination == null ? null : onDestination.state(),
                 onDestination == null || onDestination.domid() == null ? -1 : onDestination.domid());
         List<DemoSummary.Device> devices = List.of(
-                where(SOURCE, src, HostDevices.scan(a), device.address().toString()),
-                where(DESTINATION, dst, HostDevices.scan(b), moved.replug().attachedBdf()));
+                where(SOURCE, afterA, device.bdf()),
+                where(DESTINATION, afterB, moved.replug().attachedBdf()));
         return new DemoSummary(dir.toString(), hosts,
-                new DemoSummary.Guest(GUEST, uuid, settings.memoryMiB(), 2, rate,
-                        device.address().toString(), model),
+                new DemoSummary.Guest(GUEST, uuid, settings.memoryMiB(), 2, rate, device.bdf(), model),
                 new DemoSummary.Started(SOURCE, started.domid(), started.state(), info.devices(), startMs),
-                saveRestore, migration, moved.replug(), devices, 0, null);
+                saveRestore, before, migration, moved.replug(), devices, 0, null);
     }
 
     private record Moved(MigrationStats stats, DemoSummary.Replug replug) {
     }
 
-    // integrator: switch to hostdev policy replug
     /**
-     * Live-migrates the guest and brings its passed-through device along the way {@code --hostdev-policy=replug}
-     * will: Xen cannot migrate a guest with an assigned device (it refuses log-dirty for it), so the device is
-     * unplugged first and a device of the same vendor:device, assignable on the destination, is plugged in after.
-     * Numbered steps are unwound in reverse on failure.
-     *
-     * <p>On this build the {@link Driver} has no attach/detach of its own and xenhostd gives a domain the devices
-     * of its definition, so unplug and plug redefine the running guest (same uuid) without, then with, a device.
-     * Once the driver's device hotplug or the migration's replug policy is there, this one method changes.
+     * Live-migrates the guest with {@code --hostdev-policy=replug}: Xen cannot migrate a guest with an assigned
+     * device (it refuses log-dirty for it), so the destination maps the device to an assignable one of the same
+     * vendor:device in prepare (no match, no migration), the source detaches it before the stream, and the
+     * destination attaches its match before unpausing. The migration's report says which device went where;
+     * the demo takes that, not its own guess.
      */
-    private Moved migrateWithReplug(ChildDaemon a, Driver src, ChildDaemon b, Driver dst, String uuid, PciDevice device) {
-        // 1. the destination's match, before anything moves: no match, no migration
-        Set<String> busy = devicesInUse(dst);
-        PciDevice target = HostDevices.match(device, HostDevices.scan(b), busy).orElseThrow(() -> new IllegalStateException(
-                b.name() + " has no assignable device like " + device.address() + " [" + HostDevices.vendorDevice(device)
-                        + "] for the guest; nothing was moved"));
-        // 2. unplug on the source
-        src.define(guestConfig(uuid, List.of()), "replug: " + GUEST + " without " + device.address());
-        console.say("replug: " + device.address() + " [" + HostDevices.vendorDevice(device) + "] unplugged from " + GUEST
-                + " on " + a.name());
-        // 3. migrate: live, the definition goes along and is removed here
-        MigrationStats stats;
-        try {
-            stats = console.migrate(a.socket(), GUEST, b.endpoint(), List.of("--persist", "--undefine-source"));
-        } catch (RuntimeException e) {
-            // unwind 2: the guest stayed on the source; give it its device back (if the source still answers)
-            try {
-                src.define(guestConfig(uuid, List.of(device.address().toString())), "replug: " + GUEST + " back with " + device.address());
-            } catch (RuntimeException unwind) {
-                e.addSuppressed(unwind);
-            }
-            throw e;
+    private Moved migrateWithReplug(ChildDaemon a, ChildDaemon b, NodeDevice device) {
+        MigrationStats stats = console.migrate(a.socket(), GUEST, b.endpoint(),
+                List.of("--persist", "--undefine-source", "--hostdev-policy=replug"));
+        String target = stats.replugged().get(device.bdf());
+        if (target == null) {
+            throw new IllegalStateException("the migration of " + GUEST + " completed but did not report replugging "
+                    + device.bdf() + " (it reported " + stats.replugged() + ")");
         }
-        // 4. plug the match in on the destination
-        dst.define(guestConfig(uuid, List.of(target.address().toString())), "replug: " + GUEST + " with " + target.address());
-        console.say("replug: " + target.address() + " [" + HostDevices.vendorDevice(target) + "] plugged into " + GUEST
-                + " on " + b.name());
-        return new Moved(stats, new DemoSummary.Replug(GUEST, a.name(), device.address().toString(), b.name(),
-                target.address().toString(), HostDevices.vendorDevice(target), "definition"));
+        for (Map.Entry<String, String> e : stats.replugged().entrySet()) {
+            console.say("replugged: " + a.name() + " " + e.getKey() + " -> " + b.name() + " " + e.getValue());
+        }
+        return new Moved(stats, new DemoSummary.Replug(GUEST, a.name(), device.bdf(), b.name(), target,
+                HostDevices.vendorDevice(device), stats.replugged(), "hostdev-policy=replug"));
     }
 
     private String guestConfig(String uuid, List<String> pci) {
@@ -302,34 +286,18 @@ public final class DemoRun {
         }
     }
 
-    private void show(ChildDaemon host, Driver d) {
+    /** {@code list --all} and {@code nodedev-list} of one host, shown; returns the devices as listed. */
+    private List<NodeDevice> show(ChildDaemon host, Driver d) {
         console.showDomains(host.name(), host.socket(), d.list(true));
-        console.showPci(host.name(), HostDevices.tree(host), HostDevices.scan(host));
+        List<NodeDevice> devices = d.nodeDeviceList();
+        console.showNodeDevices(host.name(), host.socket(), devices);
+        return devices;
     }
 
-    /** BDFs in the definitions of the host's domains. */
-    private static Set<String> devicesInUse(Driver d) {
-        Set<String> out = new HashSet<>();
-        for (DomainSummary s : d.list(true)) {
-            if (!"foreign".equals(s.state())) {
-                for (String dev : d.info(s.uuid()).devices()) {
-                    out.add(dev.split(" ")[0]);
-                }
-            }
-        }
-        return out;
-    }
-
-    private static DemoSummary.Device where(String host, Driver d, List<PciDevice> devices, String bdf) {
-        PciDevice dev = HostDevices.find(devices, bdf).orElseThrow(() -> new IllegalStateException(
-                "device " + bdf + " vanished from " + host + "'s sysfs"));
-        String guest = null;
-        for (DomainSummary s : d.list(true)) {
-            if (!"foreign".equals(s.state()) && d.info(s.uuid()).devices().stream().anyMatch(x -> x.split(" ")[0].equals(bdf))) {
-                guest = s.name();
-            }
-        }
-        return new DemoSummary.Device(host, bdf, HostDevices.vendorDevice(dev), dev.driver(), guest);
+    private static DemoSummary.Device where(String host, List<NodeDevice> devices, String bdf) {
+        NodeDevice d = HostDevices.find(devices, bdf).orElseThrow(() -> new IllegalStateException(
+                "device " + bdf + " is missing from " + host + "'s nodedev-list"));
+        return new DemoSummary.Device(host, d.bdf(), HostDevices.vendorDevice(d), d.driver(), d.placement(), d.owner(), d.managed());
     }
 
     private static DomainSummary find(Driver d, String name) {

@@ -12,17 +12,19 @@ import java.util.List;
  * @param started     the guest's first start, on the source
  * @param saveRestore the save to a file on the source and the restore from it
  * @param migration   the live migration to the destination
- * @param replug      how the passed-through device followed the guest
- * @param devices     where each device ended
+ * @param devicesBefore the guest's device and the destination's counterpart before the migration (nodedev-list)
+ * @param replug      how the passed-through device followed the guest (the migration's replug report)
+ * @param devices     where each device ended (nodedev-list of both hosts after the migration)
  * @param totalMs     the whole demo, cleanup included
  * @param cleanup     what the demo checked after cleaning up
  */
 public record DemoSummary(String workDir, List<Host> hosts, Guest guest, Started started, SaveRestore saveRestore,
-                          Migration migration, Replug replug, List<Device> devices, long totalMs, Cleanup cleanup) {
+                          List<Device> devicesBefore, Migration migration, Replug replug, List<Device> devices, long totalMs,
+                          Cleanup cleanup) {
 
     /** This summary completed with the demo's total time and its cleanup check. */
     public DemoSummary finished(long total, Cleanup done) {
-        return new DemoSummary(workDir, hosts, guest, started, saveRestore, migration, replug, devices, total, done);
+        return new DemoSummary(workDir, hosts, guest, started, saveRestore, devicesBefore, migration, replug, devices, total, done);
     }
 
     /** One xenhostd child process. */
@@ -64,22 +66,27 @@ public record DemoSummary(String workDir, List<Host> hosts, Guest guest, Started
     }
 
     /**
-     * The device's unplug on the source and plug on the destination.
+     * The device's move with the guest, as the migration reported it ({@code --hostdev-policy=replug}: the
+     * destination mapped it in prepare, the source detached it before the stream, the destination attached its
+     * match before unpausing).
      *
-     * @param via how: "definition" while the driver has no attach/detach of its own (the guest's definition is
-     *            updated), later "hostdev-policy"
+     * @param replugged   the migration's report: source BDF → destination BDF
+     * @param via         how the device moved: {@code hostdev-policy=replug}
      */
     public record Replug(String guest, String detachedHost, String detachedBdf, String attachedHost, String attachedBdf,
-                         String vendorDevice, String via) {
+                         String vendorDevice, java.util.Map<String, String> replugged, String via) {
     }
 
     /**
-     * A passed-through device as the demo left it.
+     * A passed-through device as the host's daemon lists it ({@code nodedev-list}).
      *
-     * @param driver the dom0 driver it is bound to (pciback = assignable)
-     * @param guest  the domain that has it in its configuration, or null
+     * @param driver    the dom0 driver it is bound to (pciback = assignable or given to a guest)
+     * @param placement {@code host}, {@code assignable} or {@code attached}
+     * @param owner     the domain that has it, or null
+     * @param managed   attached as managed (goes back to its dom0 driver when it leaves the domain)
      */
-    public record Device(String host, String bdf, String vendorDevice, String driver, String guest) {
+    public record Device(String host, String bdf, String vendorDevice, String driver, String placement, String owner,
+                         boolean managed) {
     }
 
     /** The demo's own check that nothing outlives it. */
