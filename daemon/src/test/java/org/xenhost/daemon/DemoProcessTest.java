@@ -173,7 +173,7 @@ class DemoProcessTest {
             assertEquals(20L << 20, guest.path("dirtyRateBytesPerSecond").asLong());
             assertEquals("host-a", s.path("started").path("host").asText());
             assertEquals("running", s.path("started").path("state").asText());
-            assertTrue(s.path("started").path("devices").toString().contains(device), s.toString());
+            assertTrue(s.path("started").path("devices").toString().contains(device + " (managed)"), s.toString());
 
             // save/restore round trip: a save file with the guest's pages, the guest back running as a new domain
             JsonNode sr = s.path("saveRestore");
@@ -195,21 +195,49 @@ class DemoProcessTest {
             assertEquals("running", m.path("destinationStateAfter").asText(), m.toString());
             assertTrue(m.path("sourceStateAfter").isNull(), m.toString());
 
-            // the device: unplugged on the source, a device of the same model plugged in on the destination
+            // before the migration, as the daemons' nodedev-list said: host-a's daemon handed the VF to the guest at
+            // start (managed: taken from its dom0 driver), host-b's match made assignable through host-b's daemon
+            JsonNode before = s.path("devicesBefore");
+            assertEquals(2, before.size(), before.toString());
+            JsonNode onA = before.get(0);
+            assertEquals("host-a", onA.path("host").asText());
+            assertEquals(device, onA.path("bdf").asText());
+            assertEquals("attached", onA.path("placement").asText(), onA.toString());
+            assertEquals("demo", onA.path("owner").asText(), onA.toString());
+            assertEquals("pciback", onA.path("driver").asText(), onA.toString());
+            assertTrue(onA.path("managed").asBoolean(), onA.toString());
+            JsonNode spare = before.get(1);
+            String match = spare.path("bdf").asText();
+            assertEquals("host-b", spare.path("host").asText());
+            assertNotEquals(device, match, "host-b offers another function of the same model, so the match goes by identity");
+            assertEquals(guest.path("vendorDevice").asText(), spare.path("vendorDevice").asText());
+            assertEquals("assignable", spare.path("placement").asText(), spare.toString());
+            assertEquals("pciback", spare.path("driver").asText(), spare.toString());
+            assertTrue(spare.path("owner").isNull(), spare.toString());
+
+            // the migration's own replug report: host-a's VF -> host-b's match, and nothing else
             JsonNode r = s.path("replug");
+            assertEquals("hostdev-policy=replug", r.path("via").asText(), r.toString());
+            assertEquals(JSON.createObjectNode().put(device, match), r.path("replugged"), r.toString());
             assertEquals("host-a", r.path("detachedHost").asText());
             assertEquals(device, r.path("detachedBdf").asText());
             assertEquals("host-b", r.path("attachedHost").asText());
+            assertEquals(match, r.path("attachedBdf").asText());
             assertEquals(guest.path("vendorDevice").asText(), r.path("vendorDevice").asText());
+
+            // after it, by nodedev-list of both hosts: host-a's managed VF back on its dom0 driver (igbvf in the
+            // sriov-82576 fixture) and nobody's; host-b's match attached to the guest there
             JsonNode devs = s.path("devices");
             assertEquals(2, devs.size(), devs.toString());
             assertEquals("host-a", devs.get(0).path("host").asText());
             assertEquals(device, devs.get(0).path("bdf").asText());
-            assertTrue(devs.get(0).path("guest").isNull(), "the source device is free again: " + devs);
-            assertEquals("pciback", devs.get(0).path("driver").asText(), devs.toString());
+            assertEquals("host", devs.get(0).path("placement").asText(), devs.toString());
+            assertTrue(devs.get(0).path("owner").isNull(), "the source device is free again: " + devs);
+            assertEquals("igbvf", devs.get(0).path("driver").asText(), devs.toString());
             assertEquals("host-b", devs.get(1).path("host").asText());
-            assertEquals(r.path("attachedBdf").asText(), devs.get(1).path("bdf").asText());
-            assertEquals("demo", devs.get(1).path("guest").asText(), devs.toString());
+            assertEquals(match, devs.get(1).path("bdf").asText());
+            assertEquals("attached", devs.get(1).path("placement").asText(), devs.toString());
+            assertEquals("demo", devs.get(1).path("owner").asText(), devs.toString());
             assertEquals("pciback", devs.get(1).path("driver").asText(), devs.toString());
 
             // the narrative and the migrate command's progress went to stderr
@@ -247,7 +275,7 @@ class DemoProcessTest {
     @Test
     void daemonsDieWithADemoKilledByKill9() throws Exception {
         try (Demo demo = new Demo()) {
-            demo.awaitLine(l -> l.startsWith("[4/8]"), "both daemons to be ready");
+            demo.awaitLine(l -> l.startsWith("[3/8]"), "both daemons to be ready");
             Path workDir = demo.workDir();
             List<ProcessHandle> children = demo.process.children().toList();
             assertEquals(2, children.size(), demo.transcript());
