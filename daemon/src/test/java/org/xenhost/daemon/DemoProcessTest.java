@@ -181,6 +181,11 @@ class DemoProcessTest {
             assertEquals(s.path("started").path("domid").asInt(), sr.path("domidBefore").asInt());
             assertNotEquals(sr.path("domidBefore").asInt(), sr.path("domidAfter").asInt(), sr.toString());
             assertEquals("running", sr.path("stateAfter").asText());
+            // between the two the guest was only a file: its managed VF was back with dom0 (igbvf in the fixture)
+            assertEquals(device, sr.path("deviceWhileSaved").path("bdf").asText(), sr.toString());
+            assertEquals("host", sr.path("deviceWhileSaved").path("placement").asText(), sr.toString());
+            assertEquals("igbvf", sr.path("deviceWhileSaved").path("driver").asText(), sr.toString());
+            assertTrue(sr.path("deviceWhileSaved").path("owner").isNull(), sr.toString());
 
             // the live migration: completed, pre-copy re-sent what the guest dirtied meanwhile (more passes, and
             // more bytes than the whole memory image the save wrote a moment earlier), downtime reported

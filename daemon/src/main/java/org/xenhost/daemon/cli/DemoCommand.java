@@ -149,8 +149,9 @@ public final class DemoCommand implements Callable<Integer> {
         row(out, "guest", String.format("%s, %d MiB, dirtying %.1f MiB/s, device %s [%s]", s.guest().name(), s.guest().memoryMiB(),
                 s.guest().dirtyRateBytesPerSecond() / 1048576.0, s.guest().device(), s.guest().vendorDevice()));
         row(out, "started", String.format("on %s as domid %d in %d ms", s.started().host(), s.started().domid(), s.started().ms()));
-        row(out, "save", String.format("%.1f MiB (%d pages) in %d ms; restored in %d ms as domid %d (%s)", sr.bytes() / 1048576.0,
-                sr.pages(), sr.saveMs(), sr.restoreMs(), sr.domidAfter(), sr.stateAfter()));
+        row(out, "save", String.format("%.1f MiB (%d pages) in %d ms; restored in %d ms as domid %d (%s); while saved %s %s",
+                sr.bytes() / 1048576.0, sr.pages(), sr.saveMs(), sr.restoreMs(), sr.domidAfter(), sr.stateAfter(),
+                sr.deviceWhileSaved().bdf(), where(sr.deviceWhileSaved())));
         row(out, "migration", String.format("%s %s -> %s in %.1f s: %.1f MiB (%d pages, guest memory %.0f MiB) in %d passes, "
                         + "downtime %d ms", m.outcome(), m.from(), m.to(), m.totalMs() / 1000.0, m.bytes() / 1048576.0, m.pages(),
                 m.memoryBytes() / 1048576.0, m.passes(), m.downtimeMs()));

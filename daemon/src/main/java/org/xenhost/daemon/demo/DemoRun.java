@@ -188,13 +188,19 @@ public final class DemoRun {
         SaveResult saved = src.save(GUEST, saveFile.toString());
         console.say(String.format("saved: %.1f MiB, %d pages with contents, in %d ms (xl save format: header + libxl stream v2)",
                 saved.bytes() / 1048576.0, saved.pages(), saved.millis()));
+        // the guest lives in the file now, so its managed VF is back with dom0 until the restore takes it again
+        NodeDevice whileSaved = HostDevices.find(src.nodeDeviceList(), device.bdf()).orElseThrow(() -> new IllegalStateException(
+                "device " + device.bdf() + " is missing from " + SOURCE + "'s nodedev-list"));
+        console.say("while saved: " + whileSaved.bdf() + " on " + whileSaved.driver() + " (nodedev-list: placement "
+                + whileSaved.placement() + ", owner " + (whileSaved.owner() == null ? "none" : whileSaved.owner()) + ")");
         t = System.nanoTime();
         DomainSummary restored = src.restore(saveFile.toString(), false);
         long restoreMs = ms(t);
         console.say("restored: domid " + restored.domid() + ", " + restored.state() + ", in " + restoreMs + " ms, devices "
                 + src.info(GUEST).devices());
         DemoSummary.SaveRestore saveRestore = new DemoSummary.SaveRestore(SOURCE, saveFile.toString(), saved.bytes(),
-                saved.pages(), saved.millis(), restoreMs, started.domid(), restored.domid(), restored.state());
+                saved.pages(), saved.millis(), restoreMs, started.domid(), restored.domid(), restored.state(),
+                where(SOURCE, List.of(whileSaved), device.bdf()));
 
         // 7. live migration, the device following the guest
         console.step(7, STEPS, "Live migration " + SOURCE + " -> " + DESTINATION + " (" + b.endpoint() + "), device replugged");

@@ -47,9 +47,10 @@ public record DemoSummary(String workDir, List<Host> hosts, Guest guest, Started
      * @param pages       guest pages with contents in it
      * @param domidAfter  the restored domain's new domid
      * @param stateAfter  its state after the restore
+     * @param deviceWhileSaved the guest's managed device between save and restore (nodedev-list): back with dom0
      */
     public record SaveRestore(String host, String file, long bytes, long pages, long saveMs, long restoreMs,
-                              int domidBefore, int domidAfter, String stateAfter) {
+                              int domidBefore, int domidAfter, String stateAfter, Device deviceWhileSaved) {
     }
 
     /**
