@@ -37,7 +37,7 @@ import java.util.function.Consumer;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Two xenhost daemons on this machine (emulated Xen), a guest with a passed-through device: "
-                + "list, pci list, save/restore, live migration with progress and a summary. Cleans up after itself.")
+                + "list, nodedev-list, save/restore, live migration with device replug and progress and a summary. Cleans up after itself.")
 public final class DemoCommand implements Callable<Integer> {
     /** The fixture host both emulated hosts start from: an SR-IOV NIC whose VFs are the passthrough devices. */
     static final String DEFAULT_FIXTURE = "fixtures/sysfs/sriov-82576";
