@@ -1,36 +1,127 @@
 #!/usr/bin/env bash
-# Whole-process comparison: `xenhost pci list --json` (shaded jar, cold JVM each run) against
-# `lspci -vmm -n -D -k` (linux-sysfs back end) on the same sysfs tree. Prints wall and CPU (user+sys) seconds per
-# run and per function for each, median of RUNS. The warm in-JVM figure is PciEnumeration (JMH) in this directory.
-# Needs /usr/bin/time (Debian package time) and bc.
-# Usage: jmh/pci-vs-lspci.sh [TREE] [RUNS]   (default TREE fixtures/target/sysfs-large, RUNS 5)
+# PCI enumeration against lspci on the same sysfs tree, in one invocation:
+#   1. JMH PciEnumeration (warm, in-JVM): scan (threads from the CPU count), scanOneThread, baselineNio;
+#   2. whole processes, median of RUNS: `lspci -vmm -n -D -k -A linux-sysfs` against
+#      `java -jar daemon/target/xenhost.jar pci list --json` (cold JVM each run), plus `xenhost --version` alone
+#      so the JVM's start can be taken out and reported separately;
+#      and, as a breakdown, one scan alone in a cold JVM (ScanRepeat 1 minus ScanRepeat 0: no JSON, no verdicts);
+#   3. file-system calls per function (strace -f -c): lspci's whole run, and our reader alone
+#      (ScanRepeat with 3 scans minus 1 scan, so JVM start-up and class loading cancel out).
+# Prints µs per function for each and the ratios, with the load average before and after.
+# Needs /usr/bin/time (Debian package time), strace and python3; the benchmark jar and the shaded CLI jar built
+# from the same sources (mvn -B -q -pl jmh -am package -DskipTests; ./xenhost --version).
+# Usage: jmh/pci-vs-lspci.sh [TREE] [RUNS]   (default TREE fixtures/target/sysfs-large, RUNS 3)
+# Environment: JMH=0 skips step 1; JMH_JAVA_OPTS (e.g. -Djmh.ignoreLock=true) goes to JMH's JVM.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tree=$(cd "${1:-$here/fixtures/target/sysfs-large}" && pwd)
-runs=${2:-5}
+runs=${2:-3}
 jar="$here/daemon/target/xenhost.jar"
-[ -f "$jar" ] || { echo "pci-vs-lspci: $jar missing; run ./xenhost --version once to build it" >&2; exit 1; }
+bench="$here/jmh/target/benchmarks.jar"
+for f in "$jar" "$bench"; do
+  [ -f "$f" ] || { echo "pci-vs-lspci: $f missing; build it first (see the header of this script)" >&2; exit 1; }
+done
 [ -d "$tree/sys/bus/pci/devices" ] || { echo "pci-vs-lspci: $tree has no sys/bus/pci/devices (build the fixtures module first)" >&2; exit 2; }
+for tool in /usr/bin/time strace python3 lspci; do
+  command -v "$tool" >/dev/null || { echo "pci-vs-lspci: $tool is missing" >&2; exit 1; }
+done
 n=$(ls "$tree/sys/bus/pci/devices" | wc -l)
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+lspci_cmd=(lspci -vmm -n -D -k -A linux-sysfs -O "sysfs.path=$tree/sys/bus/pci")
+ours_cmd=(java -jar "$jar" pci list --json --sysfs-root "$tree")
 
-measure() { # label, command...: prints "label median_wall median_cpu"
-  local label=$1; shift
-  local walls=() cpus=()
+echo "tree: $tree ($n functions); $(nproc) CPUs; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Both programs must list the same functions, or the comparison means nothing.
+lc=$("${lspci_cmd[@]}" | grep -c '^Slot:')
+oc=$("${ours_cmd[@]}" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$lc" = "$n" ] && [ "$oc" = "$n" ] || { echo "pci-vs-lspci: lspci lists $lc, xenhost $oc of $n functions" >&2; exit 1; }
+
+if [ "${JMH:-1}" != 0 ]; then
+  # shellcheck disable=SC2086
+  java ${JMH_JAVA_OPTS:-} -jar "$bench" 'org.xenhost.jmh.pci.PciEnumeration' -p root="$tree" \
+    -wi 2 -w 2s -i 3 -r 2s -f 1 -rf json -rff "$tmp/jmh.json" >"$tmp/jmh.log" 2>&1 \
+    || { cat "$tmp/jmh.log" >&2; exit 1; }
+  echo "JMH (warm JVM; wall: ms per tree -> us per function, error is JMH's 99.9% interval; CPU: process CPU per function):"
+  python3 - "$tmp/jmh.json" "$n" <<'PY'
+import json, sys
+n = int(sys.argv[2])
+for b in json.load(open(sys.argv[1])):
+    m = b["primaryMetric"]
+    name = b["benchmark"].rsplit(".", 1)[1]
+    sec = b.get("secondaryMetrics", {})
+    cpu = sec["cpuNanos"]["score"] / sec["functions"]["score"] / 1000 if sec.get("functions", {}).get("score") else float("nan")
+    print(f"  {name:14s} {m['score']:9.1f} ms/tree  wall {m['score'] * 1000 / n:8.1f} us/function (+- {m['scoreError'] * 1000 / n:.1f})"
+          f"  CPU {cpu:7.1f} us/function")
+    open(sys.argv[1] + "." + name, "w").write(str(m["score"] * 1000 / n))
+    open(sys.argv[1] + "." + name + ".cpu", "w").write(str(cpu))
+PY
+fi
+
+measure() { # name, command...: median wall and CPU (user+sys) seconds of RUNS runs into $tmp/name.{wall,cpu}
+  local name=$1; shift
+  local walls=() cpus=() w u s
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -o "$tmp" -f "%e %U %S" "$@" >/dev/null 2>&1 || echo "pci-vs-lspci: $label exited non-zero (tree changing under it?)" >&2
-    tail -1 "$tmp" >"$tmp.last"; mv "$tmp.last" "$tmp"
-    read -r w u s <"$tmp"
-    walls+=("$w"); cpus+=("$(echo "$u + $s" | bc -l)")
+    /usr/bin/time -o "$tmp/time" -f "%e %U %S" "$@" >/dev/null 2>"$tmp/err" \
+      || { echo "pci-vs-lspci: $name failed:" >&2; cat "$tmp/err" >&2; exit 1; }
+    read -r w u s < <(tail -1 "$tmp/time")
+    walls+=("$w"); cpus+=("$(python3 -c "print($u + $s)")")
   done
-  local mw mc
-  mw=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
-  mc=$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
-  printf '%-8s wall %6.2f s (%7.1f us/function)   cpu %6.2f s (%7.1f us/function)\n' "$label" "$mw" \
-    "$(echo "$mw * 1000000 / $n" | bc -l)" "$mc" "$(echo "$mc * 1000000 / $n" | bc -l)"
+  printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p" >"$tmp/$name.wall"
+  printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p" >"$tmp/$name.cpu"
 }
+measure lspci "${lspci_cmd[@]}"
+measure ours "${ours_cmd[@]}"
+measure jvm java -jar "$jar" --version
+# Breakdown: the reader alone in a cold JVM (one scan, no JSON, no assignability verdicts) and that JVM's start.
+measure scan1 java -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 1
+measure scan0 java -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 0
 
-echo "tree: $tree ($n functions), median of $runs runs"
-measure lspci lspci -vmm -n -D -k -A linux-sysfs -O "sysfs.path=$tree/sys/bus/pci"
-measure xenhost java -jar "$jar" pci list --json --sysfs-root "$tree"
+# File-system calls, counted by strace over every thread.
+fscalls() { # strace -c output file: the sum of file-system calls
+  python3 - "$1" <<'PY'
+import sys
+fs = {"openat", "open", "read", "pread64", "close", "readlinkat", "readlink", "newfstatat", "fstat", "statx", "stat",
+      "lstat", "getdents64", "lseek", "access", "faccessat2"}
+total = 0
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) >= 5 and p[-1] in fs and p[0][0].isdigit():
+        total += int(p[3])
+print(total)
+PY
+}
+strace -f -c -o "$tmp/lspci.strace" "${lspci_cmd[@]}" >/dev/null
+strace -f -c -o "$tmp/scan1.strace" java -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 1 >/dev/null
+strace -f -c -o "$tmp/scan3.strace" java -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 3 >/dev/null
+fs_lspci=$(fscalls "$tmp/lspci.strace")
+fs_scan=$(( $(fscalls "$tmp/scan3.strace") - $(fscalls "$tmp/scan1.strace") ))
+
+python3 - "$tmp" "$n" "$runs" "$fs_lspci" "$fs_scan" <<'PY'
+import os, sys
+tmp, n, runs, fs_lspci, fs_scan = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def get(name):
+    p = os.path.join(tmp, name)
+    return float(open(p).read()) if os.path.exists(p) else None
+us = lambda seconds: seconds * 1e6 / n
+lw, lc = get("lspci.wall"), get("lspci.cpu")
+ow, oc = get("ours.wall"), get("ours.cpu")
+jw, jc = get("jvm.wall"), get("jvm.cpu")
+print(f"whole processes, median of {runs} runs (wall / CPU = user+sys):")
+print(f"  lspci              {lw:6.2f} s / {lc:6.2f} s   {us(lw):7.1f} / {us(lc):7.1f} us per function")
+print(f"  xenhost pci list   {ow:6.2f} s / {oc:6.2f} s   {us(ow):7.1f} / {us(oc):7.1f} us per function")
+print(f"  xenhost --version  {jw:6.2f} s / {jc:6.2f} s   (JVM start, picocli; reported separately)")
+print(f"  pci list minus JVM start: {us(ow - jw):7.1f} / {us(oc - jc):7.1f} us per function")
+s1w, s1c, s0w, s0c = get("scan1.wall"), get("scan1.cpu"), get("scan0.wall"), get("scan0.cpu")
+print(f"  reader alone, one scan in a cold JVM, JVM start taken out: {us(s1w - s0w):7.1f} / {us(s1c - s0c):7.1f} us per function")
+print(f"file-system calls per function: lspci {fs_lspci / n:.1f}, xenhost reader {fs_scan / 2 / n:.1f}")
+print("ratios (lspci / xenhost; above 1 means xenhost is faster):")
+print(f"  whole process, wall {lw / ow:.2f}, CPU {lc / oc:.2f}; without JVM start, wall {lw / (ow - jw):.2f}, CPU {lc / (oc - jc):.2f}")
+for name in ("scan", "scanOneThread", "baselineNio"):
+    v, c = get("jmh.json." + name), get("jmh.json." + name + ".cpu")
+    if v:
+        print(f"  JMH {name:14s} wall {v:7.1f} us per function: lspci wall / this = {us(lw) / v:.2f};"
+              f" CPU {c:7.1f} us per function: lspci CPU / this = {us(lc) / c:.2f}")
+PY
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -40,6 +40,9 @@ console="$share/console.log"
 # Why each flag: real-xen-in-qemu.md in the shared reference. In short: TCG (KVM here is kvm_pvm, which cannot run
 # Xen); -rdtscp because TCG cannot give SVM the next-RIP of an RDTSCP intercept (PVH guests hang); smap/smep off or
 # dom0 faults at its first instruction; q35 + intel-iommu so Xen enables VT-d and PCI passthrough works; the e1000 is
+# behind its own PCIe root port, because QEMU's e1000 has neither FLR nor a PM capability: on the root bus it would
+# have no safe reset at all and the host-device manager refuses such a device for a managed start (as libvirt
+# does); behind a port of its own a secondary bus reset touches nothing else. The e1000 is
 # the device to pass through; -no-reboot so a crash ends the run instead of looping. Ours on top: Xen's null
 # scheduler with dom0 (1 vCPU) pinned to pCPU 0 and -smp 3, because dom0 processes got a wrong FS base once a PVH
 # guest had run on dom0's pCPU under TCG (README.md); thread=single booted faster on this loaded machine.
@@ -48,7 +51,7 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 
   -kernel "$build/xen"
   -append "sched=null dom0_max_vcpus=1 dom0_vcpus_pin dom0_mem=1024M,max:1024M console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all smap=0 smep=0"
   -initrd "$build/vmlinux console=hvc0 earlyprintk=xen rdinit=/init,$build/dom0.cpio.gz"
-  -device e1000,netdev=n0 -netdev user,id=n0,restrict=on
+  -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000,bus=rp1,netdev=n0 -netdev user,id=n0,restrict=on
   -drive "file=$build/rootfs.img,if=virtio,format=raw,snapshot=on"
   -virtfs "local,path=$share,mount_tag=host0,security_model=none")
 

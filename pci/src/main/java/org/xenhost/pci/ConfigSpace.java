@@ -205,6 +205,9 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
     /** Size of conventional PCI config space; extended space follows up to 4096 bytes. */
     public static final int CONVENTIONAL_SIZE = 0x100;
 
+    /** Size of a whole config space with extended capabilities (PCI Express, PCI-X 2.0). */
+    public static final int EXTENDED_SIZE = 0x1000;
+
     /**
      * Whether the first 256 bytes show a PCI Express capability (so extended space is worth reading).
      * Walks the standard chain with the same protections as {@link #parse}.

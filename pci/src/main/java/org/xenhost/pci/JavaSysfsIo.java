@@ -112,7 +112,7 @@ final class JavaSysfsIo implements SysfsIo {
                 if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
                     return n;
                 }
-                return n + Math.max(ch.read(ByteBuffer.wrap(buf, n, buf.length - n)), 0);
+                return n + Math.max(ch.read(ByteBuffer.wrap(buf, n, Math.min(buf.length, ConfigSpace.EXTENDED_SIZE) - n)), 0);
             }
         } catch (IOException e) {
             return -errno(e, p);

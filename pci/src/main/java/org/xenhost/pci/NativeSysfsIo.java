@@ -6,15 +6,18 @@ import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 
 import java.io.File;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
  * {@link SysfsIo} over libc through JNA direct mapping. A device directory is opened once ({@code O_PATH}); each
  * attribute is then {@code openat(O_RDONLY|O_NONBLOCK)}, one {@code read}, {@code close}: three system calls, a
  * one-name lookup, no Java stream objects and no exception even when the file is missing (errno is taken from
- * {@link Native#getLastError()}). {@code O_NONBLOCK} makes a FIFO read return at once. Reads land in a per-thread
- * native buffer and only the bytes read are copied to Java (a {@code byte[]} argument would be copied whole in
- * both directions on every call).
+ * {@link Native#getLastError()}). {@code O_NONBLOCK} makes a FIFO read return at once.
+ *
+ * <p>Names go to libc as bytes already in native memory and reads land in native memory, both per thread: JNA
+ * would otherwise convert every {@code String} argument through a fresh native allocation, and copy a
+ * {@code byte[]} argument whole in both directions on every call. Only the bytes read are copied to Java.
  */
 final class NativeSysfsIo implements SysfsIo {
     private static final int O_RDONLY = 0;
@@ -25,12 +28,62 @@ final class NativeSysfsIo implements SysfsIo {
     private static final int AT_FDCWD = -100;
     private static final int AT_SYMLINK_NOFOLLOW = 0x100;
     private static final int BUFFER = 8192;
+    private static final int PATH_MAX = 4096;
     private static final int READ_FLAGS = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
 
     private static volatile boolean registered;
 
-    private final ThreadLocal<Memory> buffer = ThreadLocal.withInitial(() -> new Memory(BUFFER));
-    private final ThreadLocal<int[]> lastError = ThreadLocal.withInitial(() -> new int[1]);
+    /** Per-thread native memory: a read buffer, the name being passed, and errno of the last failure. */
+    private static final class Scratch {
+        final Memory data = new Memory(BUFFER);
+        final Memory name = new Memory(PATH_MAX + 1);
+        // Direct-buffer views: copying through them is a plain memory copy, not a JNI call per copy.
+        final ByteBuffer dataView = data.getByteBuffer(0, BUFFER);
+        final ByteBuffer nameView = name.getByteBuffer(0, PATH_MAX + 1);
+        int lastError;
+
+        /** {@code s} as a NUL-terminated string in {@link #name}; null when too long (lastError set). */
+        Pointer name(String s) {
+            int n = s.length();
+            if (n > PATH_MAX) {
+                lastError = 36; // ENAMETOOLONG
+                return null;
+            }
+            byte[] b = s.getBytes(StandardCharsets.UTF_8);
+            if (b.length > PATH_MAX) {
+                lastError = 36;
+                return null;
+            }
+            nameView.put(0, b, 0, b.length);
+            nameView.put(b.length, (byte) 0);
+            return name;
+        }
+    }
+
+    /**
+     * Attribute names already in native memory (they repeat for every function). Bounded, so that a hostile tree
+     * with endless {@code virtfnN} links cannot grow it; names beyond the bound are copied per call.
+     */
+    private static final int NAME_CACHE_LIMIT = 4096;
+    private final java.util.concurrent.ConcurrentHashMap<String, Memory> names = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private Pointer attributeName(Scratch s, String name) {
+        Memory m = names.get(name);
+        if (m != null) {
+            return m;
+        }
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        if (names.size() >= NAME_CACHE_LIMIT || b.length > 255 || name.indexOf('/') >= 0) {
+            return s.name(name);
+        }
+        m = new Memory(b.length + 1);
+        m.write(0, b, 0, b.length);
+        m.setByte(b.length, (byte) 0);
+        Memory raced = names.putIfAbsent(name, m);
+        return raced != null ? raced : m;
+    }
+
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
     static synchronized NativeSysfsIo load() {
         if (!registered) {
@@ -43,15 +96,15 @@ final class NativeSysfsIo implements SysfsIo {
         return new NativeSysfsIo();
     }
 
-    private static native int openat(int dirfd, String path, int flags);
+    private static native int openat(int dirfd, Pointer path, int flags);
 
     private static native long read(int fd, Pointer buf, long count);
 
     private static native int close(int fd);
 
-    private static native long readlinkat(int dirfd, String path, Pointer buf, long size);
+    private static native long readlinkat(int dirfd, Pointer path, Pointer buf, long size);
 
-    private static native int fstatat(int dirfd, String path, Pointer statbuf, int flags);
+    private static native int fstatat(int dirfd, Pointer path, Pointer statbuf, int flags);
 
     @Override
     public String readlink(String path) {
@@ -59,14 +112,18 @@ final class NativeSysfsIo implements SysfsIo {
     }
 
     private String readlinkAt(int dirfd, String path) {
-        Memory mem = buffer.get();
-        int n = (int) readlinkat(dirfd, path, mem, BUFFER);
+        Scratch s = scratch.get();
+        Pointer p = dirfd == AT_FDCWD ? s.name(path) : attributeName(s, path);
+        if (p == null) {
+            return null;
+        }
+        int n = (int) readlinkat(dirfd, p, s.data, BUFFER);
         if (n < 0) {
-            lastError.get()[0] = Native.getLastError();
+            s.lastError = Native.getLastError();
             return null;
         }
         byte[] b = new byte[n];
-        mem.read(0, b, 0, n);
+        s.dataView.get(0, b, 0, n);
         return new String(b, StandardCharsets.UTF_8);
     }
 
@@ -74,16 +131,21 @@ final class NativeSysfsIo implements SysfsIo {
     public String[] list(String dir) {
         String[] names = new File(dir).list();
         if (names == null) {
-            lastError.get()[0] = JavaSysfsIo.whyNotListable(dir);
+            scratch.get().lastError = JavaSysfsIo.whyNotListable(dir);
         }
         return names;
     }
 
     @Override
     public Dir open(String dir) {
-        int fd = openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        Scratch s = scratch.get();
+        Pointer p = s.name(dir);
+        if (p == null) {
+            return null;
+        }
+        int fd = openat(AT_FDCWD, p, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
-            lastError.get()[0] = Native.getLastError();
+            s.lastError = Native.getLastError();
             return null;
         }
         return new NativeDir(fd);
@@ -91,7 +153,7 @@ final class NativeSysfsIo implements SysfsIo {
 
     @Override
     public int lastError() {
-        return lastError.get()[0];
+        return scratch.get().lastError;
     }
 
     private final class NativeDir implements Dir {
@@ -101,19 +163,23 @@ final class NativeSysfsIo implements SysfsIo {
             this.fd = fd;
         }
 
-        @Override
-        public int read(String name, byte[] buf) {
-            int f = openat(fd, name, READ_FLAGS);
+        /** Opens, reads once up to {@code max} bytes into {@code buf}, closes; bytes read or -errno. */
+        private int readOnce(String name, byte[] buf, int max) {
+            Scratch s = scratch.get();
+            Pointer p = attributeName(s, name);
+            if (p == null) {
+                return -s.lastError;
+            }
+            int f = openat(fd, p, READ_FLAGS);
             if (f < 0) {
                 return -Native.getLastError();
             }
             try {
-                Memory mem = buffer.get();
-                int n = (int) NativeSysfsIo.read(f, mem, Math.min(buf.length, BUFFER));
+                int n = (int) NativeSysfsIo.read(f, s.data, Math.min(max, BUFFER));
                 if (n < 0) {
                     return -Native.getLastError();
                 }
-                mem.read(0, buf, 0, n);
+                s.dataView.get(0, buf, 0, n);
                 return n;
             } finally {
                 NativeSysfsIo.close(f);
@@ -121,26 +187,35 @@ final class NativeSysfsIo implements SysfsIo {
         }
 
         @Override
+        public int read(String name, byte[] buf) {
+            return readOnce(name, buf, buf.length);
+        }
+
+        @Override
         public int readConfig(String name, byte[] buf) {
-            int f = openat(fd, name, READ_FLAGS);
+            Scratch s = scratch.get();
+            Pointer p = attributeName(s, name);
+            if (p == null) {
+                return -s.lastError;
+            }
+            int f = openat(fd, p, READ_FLAGS);
             if (f < 0) {
                 return -Native.getLastError();
             }
             try {
-                Memory mem = buffer.get();
-                int n = (int) NativeSysfsIo.read(f, mem, ConfigSpace.CONVENTIONAL_SIZE);
+                int n = (int) NativeSysfsIo.read(f, s.data, ConfigSpace.CONVENTIONAL_SIZE);
                 if (n < 0) {
                     return -Native.getLastError();
                 }
-                mem.read(0, buf, 0, n);
+                s.dataView.get(0, buf, 0, n);
                 if (n < ConfigSpace.CONVENTIONAL_SIZE || !ConfigSpace.isPciExpress(buf)) {
                     return n;
                 }
-                int m = (int) NativeSysfsIo.read(f, mem.share(n), Math.min(buf.length, BUFFER) - n);
+                int m = (int) NativeSysfsIo.read(f, s.data.share(n), Math.min(buf.length, BUFFER) - n);
                 if (m < 0) {
                     return n; // extended space unreadable: decode the conventional part
                 }
-                mem.read(n, buf, n, m);
+                s.dataView.get(n, buf, n, m);
                 return n + m;
             } finally {
                 NativeSysfsIo.close(f);
@@ -154,8 +229,10 @@ final class NativeSysfsIo implements SysfsIo {
 
         @Override
         public boolean exists(String name) {
+            Scratch s = scratch.get();
+            Pointer p = attributeName(s, name);
             // struct stat is 144 bytes on x86_64 and aarch64; the buffer is far larger.
-            return fstatat(fd, name, buffer.get(), AT_SYMLINK_NOFOLLOW) == 0;
+            return p != null && fstatat(fd, p, s.data, AT_SYMLINK_NOFOLLOW) == 0;
         }
 
         @Override

@@ -8,10 +8,16 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.xenhost.pci.SysfsText.basename;
 import static org.xenhost.pci.SysfsText.decimal;
@@ -19,6 +25,7 @@ import static org.xenhost.pci.SysfsText.hex;
 import static org.xenhost.pci.SysfsText.parent;
 import static org.xenhost.pci.SysfsText.printable;
 import static org.xenhost.pci.SysfsText.resolve;
+import static org.xenhost.pci.SysfsText.words;
 
 /**
  * Reads the host's PCI functions from a sysfs root: {@code <root>/sys/bus/pci/devices/*} and the kernel objects
@@ -31,7 +38,13 @@ import static org.xenhost.pci.SysfsText.resolve;
  * <p>Cost per function is kept to system calls that cannot be avoided: the device directory is opened once and
  * each attribute is read by name with one {@code read}; optional attributes are simply tried (a missing file is a
  * return code, not an exception); the bridge chain comes from the bus link's text, not from a realpath; during a
- * {@link #scan()} IOMMU group peers come from the functions' own {@code iommu_group} links, not from listing groups.
+ * {@link #scan()} IOMMU group peers come from the functions' own {@code iommu_group} links, not from listing groups,
+ * and the groups that exist come from one listing of {@code sys/kernel/iommu_groups}. Vendor, device, class and
+ * subsystem IDs come from the function's {@code uevent} (one read: the kernel prints the same {@code pci_dev} fields
+ * there as in the separate attribute files, fixups included); the attribute files are read when {@code uevent} is
+ * missing or malformed. What config space proves absent is not asked for: no {@code sriov_totalvfs} for a function
+ * without an SR-IOV capability, no {@code reset} lookup when {@code reset_method} lists a method (the kernel shows
+ * both or neither). A scan of many functions is spread over a few threads.
  *
  * <p>Instances are immutable and thread-safe; each scan carries its own buffers.
  */
@@ -42,10 +55,18 @@ public final class SysfsPciReader {
     private final String iommuGroupsDir;
     private final SysfsIo io;
     private final ScanHook hook;
+    private final int threads;
+
+    /** Functions a worker takes at a time; scans below two blocks stay on the calling thread. */
+    private static final int BLOCK = 64;
+    /** Sysfs reads are kernel work: threads beyond the CPUs (or a handful) only queue up on the same locks. */
+    private static final int MAX_THREADS = Math.min(4, Runtime.getRuntime().availableProcessors());
+    private static volatile ExecutorService pool;
 
     /**
      * Test seam: runs between the steps of a scan, so a test can remove or alter a device deterministically at
-     * the moment a real hot-unplug would race with the reader.
+     * the moment a real hot-unplug would race with the reader. {@link #afterOpen} runs on whichever thread reads
+     * the function (a scan of many functions uses several).
      */
     interface ScanHook {
         ScanHook NONE = new ScanHook() {
@@ -66,7 +87,18 @@ public final class SysfsPciReader {
      * @throws IllegalArgumentException if {@code root} has no {@code sys/bus/pci/devices} directory
      */
     public SysfsPciReader(Path root) {
-        this(root, SysfsIo.best(), ScanHook.NONE);
+        this(root, SysfsIo.best(), ScanHook.NONE, 0);
+    }
+
+    /**
+     * A reader over {@code root} whose {@link #scan()} uses at most {@code threads} threads (the calling thread
+     * included); 0 chooses from the CPU count (at most 4), 1 reads on the calling thread only.
+     *
+     * @throws IllegalArgumentException if {@code root} has no {@code sys/bus/pci/devices} directory, or
+     *                                  {@code threads} is negative
+     */
+    public SysfsPciReader(Path root, int threads) {
+        this(root, SysfsIo.best(), ScanHook.NONE, threads);
     }
 
     /** Reader over the host's own sysfs ({@code /}). */
@@ -75,6 +107,13 @@ public final class SysfsPciReader {
     }
 
     SysfsPciReader(Path root, SysfsIo io, ScanHook hook) {
+        this(root, io, hook, 0);
+    }
+
+    SysfsPciReader(Path root, SysfsIo io, ScanHook hook, int threads) {
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be 0 (automatic) or a positive count, not " + threads);
+        }
         Path abs = root.toAbsolutePath().normalize();
         Path devices = abs.resolve("sys/bus/pci/devices");
         if (!Files.isDirectory(devices)) {
@@ -88,6 +127,7 @@ public final class SysfsPciReader {
         this.iommuGroupsDir = prefix + "/sys/kernel/iommu_groups";
         this.io = io;
         this.hook = hook;
+        this.threads = threads == 0 ? MAX_THREADS : threads;
     }
 
     /** The sysfs root this reader reads below. */
@@ -103,26 +143,26 @@ public final class SysfsPciReader {
         }
         hook.afterEnumeration(List.of(names));
         List<String> warnings = new ArrayList<>();
-        TreeMap<PciAddress, String> byAddress = new TreeMap<>();
+        List<PciAddress> addresses = new ArrayList<>(names.length);
         for (String name : names) {
             PciAddress a = PciAddress.parseOrNull(name);
             // The kernel always names entries DDDD:BB:DD.F; a short form would be a different file for the same device.
             if (a == null || !a.toString().equals(name)) {
                 warnings.add("ignored " + devicesDir + "/" + name + ": not a PCI address (expected DDDD:BB:DD.F)");
             } else {
-                byAddress.put(a, name);
+                addresses.add(a);
             }
         }
+        Collections.sort(addresses);
         Scan scan = new Scan(false);
-        List<PciDevice> devices = new ArrayList<>(byAddress.size());
+        PciDevice[] read = readAll(scan, addresses);
+        List<PciDevice> devices = Arrays.asList(read);
         Map<Integer, List<PciAddress>> groups = new HashMap<>();
-        byAddress.forEach((a, name) -> {
-            PciDevice d = scan.read(a, name);
-            devices.add(d);
+        for (PciDevice d : read) {
             if (d.iommuGroup() != null) {
-                groups.computeIfAbsent(d.iommuGroup(), g -> new ArrayList<>(2)).add(a);
+                groups.computeIfAbsent(d.iommuGroup(), g -> new ArrayList<>(2)).add(d.address());
             }
-        });
+        }
         // Peers from the functions' own links: the same membership the group directories list, without listing them.
         for (int i = 0; i < devices.size(); i++) {
             PciDevice d = devices.get(i);
@@ -138,40 +178,122 @@ public final class SysfsPciReader {
         return new PciInventory(devices, warnings);
     }
 
+    /** Reads every address, in parallel when there are enough of them; result in the same order. */
+    private PciDevice[] readAll(Scan scan, List<PciAddress> addresses) {
+        int n = addresses.size();
+        PciDevice[] out = new PciDevice[n];
+        int workers = Math.min(threads, n / BLOCK);
+        if (workers <= 1) {
+            byte[] buf = new byte[BUFFER];
+            for (int i = 0; i < n; i++) {
+                out[i] = scan.read(addresses.get(i), buf);
+            }
+            return out;
+        }
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            byte[] buf = new byte[BUFFER];
+            for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
+                for (int i = start, end = Math.min(n, start + BLOCK); i < end; i++) {
+                    out[i] = scan.read(addresses.get(i), buf);
+                }
+            }
+        };
+        List<Future<?>> helpers = new ArrayList<>(workers - 1);
+        for (int i = 1; i < workers; i++) {
+            helpers.add(pool().submit(worker));
+        }
+        worker.run(); // the calling thread is one of the workers
+        for (Future<?> f : helpers) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while scanning " + devicesDir, e);
+            } catch (ExecutionException e) {
+                // Reading never throws for content; this is a bug: rethrow it as it is.
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+        return out;
+    }
+
+    /** Daemon threads shared by all readers, created on the first parallel scan. */
+    private static ExecutorService pool() {
+        ExecutorService p = pool;
+        if (p == null) {
+            synchronized (SysfsPciReader.class) {
+                p = pool;
+                if (p == null) {
+                    AtomicInteger count = new AtomicInteger();
+                    p = Executors.newFixedThreadPool(Math.max(1, MAX_THREADS - 1), r -> {
+                        Thread t = new Thread(r, "xenhost-sysfs-scan-" + count.incrementAndGet());
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    pool = p;
+                }
+            }
+        }
+        return p;
+    }
+
     /** Reads one function, or empty when sysfs has no entry for it. */
     public Optional<PciDevice> read(PciAddress address) {
         String name = address.toString();
         if (io.readlink(devicesDir + "/" + name) == null && io.lastError() == SysfsIo.ENOENT) {
             return Optional.empty();
         }
-        return Optional.of(new Scan(true).read(address, name));
+        return Optional.of(new Scan(true).read(address, new byte[BUFFER]));
     }
 
-    /** State of one scan: buffers and what was learnt about the host so far. */
+    /** Bytes of the largest file read: a whole extended config space. */
+    private static final int BUFFER = ConfigSpace.EXTENDED_SIZE;
+
+    /** What one scan learns about the host once; shared by its workers (read-only after construction). */
     private final class Scan {
-        private final byte[] buf = new byte[4096];
         private final boolean listGroups;
-        private Boolean iommuPresent;
+        private final boolean iommuPresent;
+        /** The group numbers under sys/kernel/iommu_groups (scan mode only). */
+        private final Set<Integer> groups;
 
         Scan(boolean listGroups) {
             this.listGroups = listGroups;
+            if (listGroups) {
+                iommuPresent = new File(iommuGroupsDir).isDirectory();
+                groups = Set.of();
+                return;
+            }
+            // One listing instead of a stat per group; a link into a group that is not listed dangles (lspci,
+            // which resolves the link, then shows no group either).
+            String[] names = io.list(iommuGroupsDir);
+            iommuPresent = names != null;
+            groups = new HashSet<>();
+            if (names != null) {
+                for (String n : names) {
+                    Integer g = decimal(n);
+                    if (g != null && g >= 0 && n.equals(Integer.toString(g))) {
+                        groups.add(g);
+                    }
+                }
+            }
         }
 
-        PciDevice read(PciAddress address, String name) {
-            return new DeviceRead(this, address, name).read();
+        PciDevice read(PciAddress address, byte[] buf) {
+            return new DeviceRead(this, address, address.toString(), buf).read();
         }
 
-        private final Map<Integer, Boolean> groupExists = new HashMap<>();
-
-        /** One stat per distinct group in a scan, so a dangling iommu_group link is caught. */
         boolean groupExists(int group) {
-            return groupExists.computeIfAbsent(group, g -> new File(iommuGroupsDir + "/" + g + "/devices").isDirectory());
+            return groups.contains(group);
         }
 
         boolean iommuPresent() {
-            if (iommuPresent == null) {
-                iommuPresent = new File(iommuGroupsDir).isDirectory();
-            }
             return iommuPresent;
         }
     }
@@ -187,6 +309,7 @@ public final class SysfsPciReader {
         private SysfsIo.Dir handle;
         private boolean gone;
         private boolean linkAbsent; // the last linkTarget() found no such link
+        private boolean lastAbsent; // the last lookup in the directory found nothing: maybe the device went
 
         private byte[] configBytes;
         private Integer vendor;
@@ -209,11 +332,11 @@ public final class SysfsPciReader {
         private boolean resettable;
         private ConfigSpace config;
 
-        DeviceRead(Scan scan, PciAddress address, String name) {
+        DeviceRead(Scan scan, PciAddress address, String name, byte[] buf) {
             this.scan = scan;
             this.address = address;
             this.name = name;
-            this.buf = scan.buf;
+            this.buf = buf;
         }
 
         PciDevice read() {
@@ -228,7 +351,11 @@ public final class SysfsPciReader {
                     readIommu();
                     readSriov();
                     readReset();
-                    checkGone(); // optional files found absent may have been a device going away
+                    if (lastAbsent) {
+                        // A lookup that finds something proves the directory was there after any earlier miss;
+                        // only a miss at the end can still be the device going away.
+                        checkGone();
+                    }
                 } finally {
                     handle.close();
                 }
@@ -327,6 +454,7 @@ public final class SysfsPciReader {
                 return -2;
             }
             int n = config ? handle.readConfig(attr, buf) : handle.read(attr, buf);
+            lastAbsent = -n == SysfsIo.ENOENT || -n == SysfsIo.ENODEV;
             if (n >= 0) {
                 return n;
             }
@@ -366,13 +494,17 @@ public final class SysfsPciReader {
 
         private void readIdentity() {
             byte[] cfg = configBytes;
-            vendor = hexAttr("vendor", 4, cfg, 0x00, 2);
-            device = hexAttr("device", 4, cfg, 0x02, 2);
-            pciClass = hexAttr("class", 6, cfg, 0x09, 3);
+            if (!identityFromUevent()) {
+                vendor = hexAttr("vendor", 4, cfg, 0x00, 2);
+                device = hexAttr("device", 4, cfg, 0x02, 2);
+                pciClass = hexAttr("class", 6, cfg, 0x09, 3);
+            }
             revision = hexAttr("revision", 2, cfg, 0x08, 1);
-            boolean type0 = cfg != null && cfg.length >= 0x30 && (cfg[0x0e] & 0x7f) == 0;
-            subsystemVendor = hexAttr("subsystem_vendor", 4, type0 ? cfg : null, 0x2c, 2);
-            subsystemDevice = hexAttr("subsystem_device", 4, type0 ? cfg : null, 0x2e, 2);
+            if (subsystemVendor == null) {
+                boolean type0 = cfg != null && cfg.length >= 0x30 && (cfg[0x0e] & 0x7f) == 0;
+                subsystemVendor = hexAttr("subsystem_vendor", 4, type0 ? cfg : null, 0x2c, 2);
+                subsystemDevice = hexAttr("subsystem_device", 4, type0 ? cfg : null, 0x2e, 2);
+            }
             String t = readText("numa_node", true);
             if (t != null) {
                 Integer v = decimal(t);
@@ -382,6 +514,90 @@ public final class SysfsPciReader {
                     numaNode = v;
                 }
             }
+        }
+
+        /**
+         * Vendor, device, class and subsystem IDs from {@code uevent}: the kernel's {@code pci_uevent()} prints
+         * {@code PCI_CLASS=%04X}, {@code PCI_ID=%04X:%04X} and {@code PCI_SUBSYS_ID=%04X:%04X} from the same
+         * {@code pci_dev} fields that the {@code vendor}, {@code device}, {@code class} and {@code subsystem_*}
+         * files show (and lspci reads), so one read replaces four. False, with nothing set and nothing warned,
+         * when the file is missing or not in that form: the attribute files are then read one by one.
+         */
+        private boolean identityFromUevent() {
+            if (gone) {
+                return false;
+            }
+            int n = handle.read("uevent", buf);
+            lastAbsent = -n == SysfsIo.ENOENT || -n == SysfsIo.ENODEV;
+            if (n <= 0) {
+                return false;
+            }
+            int cls = -1;
+            long id = -1;
+            long subsys = -1;
+            int line = 0;
+            while (line < n) {
+                int end = line;
+                while (end < n && buf[end] != '\n') {
+                    end++;
+                }
+                if (cls < 0 && startsWith(line, end, "PCI_CLASS=")) {
+                    cls = (int) hexField(line + 10, end, 1, 6);
+                } else if (id < 0 && startsWith(line, end, "PCI_ID=")) {
+                    id = idPair(line + 7, end);
+                } else if (subsys < 0 && startsWith(line, end, "PCI_SUBSYS_ID=")) {
+                    subsys = idPair(line + 14, end);
+                }
+                line = end + 1;
+            }
+            if (cls < 0 || id < 0 || subsys < 0) {
+                return false;
+            }
+            pciClass = cls;
+            vendor = (int) (id >>> 16);
+            device = (int) (id & 0xffff);
+            subsystemVendor = (int) (subsys >>> 16);
+            subsystemDevice = (int) (subsys & 0xffff);
+            return true;
+        }
+
+        private boolean startsWith(int from, int end, String key) {
+            if (end - from < key.length()) {
+                return false;
+            }
+            for (int i = 0; i < key.length(); i++) {
+                if (buf[from + i] != key.charAt(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** {@code XXXX:XXXX} (exactly four hex digits each) as one 32-bit value, else -1. */
+        private long idPair(int from, int end) {
+            if (end - from != 9 || buf[from + 4] != ':') {
+                return -1;
+            }
+            long hi = hexField(from, from + 4, 4, 4);
+            long lo = hexField(from + 5, end, 4, 4);
+            return hi < 0 || lo < 0 ? -1 : hi << 16 | lo;
+        }
+
+        /** Hex digits filling {@code [from, end)}, between {@code min} and {@code max} of them, else -1. */
+        private long hexField(int from, int end, int min, int max) {
+            int len = end - from;
+            if (len < min || len > max) {
+                return -1;
+            }
+            long v = 0;
+            for (int i = from; i < end; i++) {
+                int d = Character.digit(buf[i], 16);
+                if (d < 0) {
+                    return -1;
+                }
+                v = v << 4 | d;
+            }
+            return v;
         }
 
         /**
@@ -493,7 +709,9 @@ public final class SysfsPciReader {
         }
 
         private void readSriov() {
-            totalVfs = decimalAttr("sriov_totalvfs");
+            if (!configRulesOutSriov()) {
+                totalVfs = decimalAttr("sriov_totalvfs");
+            }
             if (totalVfs != null) {
                 numVfs = decimalAttr("sriov_numvfs");
             }
@@ -522,14 +740,32 @@ public final class SysfsPciReader {
             }
         }
 
+        /**
+         * Whether config space shows there can be no {@code sriov_totalvfs}: the kernel creates it only for a PCI
+         * Express function with an SR-IOV extended capability, and the whole config space was read and decoded
+         * without trouble, so a missing capability is really missing.
+         */
+        private boolean configRulesOutSriov() {
+            if (config == null || config.truncated() || !config.problems().isEmpty()
+                    || config.length() < ConfigSpace.CONVENTIONAL_SIZE) {
+                return false;
+            }
+            return config.pcie() == null || (config.length() >= ConfigSpace.EXTENDED_SIZE && config.srIov() == null);
+        }
+
         private void readReset() {
             if (gone) {
                 return;
             }
-            resettable = handle.exists("reset");
             String t = readText("reset_method", true);
             if (t != null && !t.isEmpty()) {
-                resetMethods = List.of(t.split("\\s+"));
+                resetMethods = words(t);
+                // The kernel shows reset and reset_method together (both exist exactly when a method does).
+                resettable = true;
+            } else {
+                boolean absent = lastAbsent;
+                resettable = handle.exists("reset");
+                lastAbsent = absent && !resettable;
             }
         }
 
@@ -554,10 +790,12 @@ public final class SysfsPciReader {
             }
             String t = handle.readlink(attr);
             linkAbsent = false;
+            lastAbsent = false;
             if (t == null) {
                 int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {
                     linkAbsent = true;
+                    lastAbsent = true;
                 } else {
                     warnings.add("cannot read link " + attr + ": " + SysfsIo.describe(e));
                 }

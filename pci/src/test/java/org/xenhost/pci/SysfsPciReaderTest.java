@@ -428,6 +428,90 @@ class SysfsPciReaderTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("ios")
+    void identityFromUeventEqualsTheAttributeFiles(SysfsIo io) {
+        // The same desktop with and without uevent files: every field, warning and decoded config must agree.
+        Map<PciAddress, PciDumps.Entry> asus = PciDumps.read(PciDumps.dumpDir().resolve("tree-asus-p6t6"));
+        TinySysfs plain = TinySysfs.fromDump(tmp.resolve("plain"), asus);
+        TinySysfs fast = TinySysfs.fromDump(tmp.resolve("fast"), asus).uevents();
+        assertTrue(Files.exists(fast.dir(HOST).resolve("uevent")));
+        // Tell the paths apart: a uevent that disagrees with the files wins where it is well-formed.
+        TinySysfs.write(fast.dir(HOST).resolve("vendor"), "0x1234\n");
+        List<PciDevice> a = withoutRoot(reader(plain.root(), io).scan().devices(), plain.root());
+        List<PciDevice> b = withoutRoot(reader(fast.root(), io).scan().devices(), fast.root());
+        assertEquals(53, b.size());
+        assertEquals(a, b);
+        for (PciDevice d : b) {
+            assertTrue(d.vendor() != null && d.pciClass() != null && d.subsystemVendor() != null && d.revision() != null);
+        }
+        assertTrue(b.stream().anyMatch(d -> d.subsystemVendor() != 0), "the dump has subsystem IDs");
+    }
+
+    /** The devices with their warnings' mentions of the tree's location taken out, to compare two trees. */
+    private static List<PciDevice> withoutRoot(List<PciDevice> devices, Path root) {
+        return devices.stream().map(d -> new PciDevice(d.address(), d.vendor(), d.device(), d.pciClass(),
+                d.subsystemVendor(), d.subsystemDevice(), d.revision(), d.driver(), d.driverOverride(), d.iommuGroup(),
+                d.iommuGroupPeers(), d.numaNode(), d.parentBridges(), d.sriovTotalVfs(), d.sriovNumVfs(), d.virtfns(),
+                d.physfn(), d.resetMethods(), d.resettable(), d.config(),
+                d.warnings().stream().map(w -> w.replace(root.toString(), "ROOT")).toList())).toList();
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void malformedUeventFallsBackToTheAttributeFiles(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost().uevents();
+        String good = Files.readString(t.dir(PF).resolve("uevent"));
+        List<String> bad = List.of("", "PCI_CLASS=20000\nPCI_ID=8086:10C9\n", good.replace("PCI_ID=8086:10C9", "PCI_ID=8086:10C9X"),
+                good.replace("PCI_SUBSYS_ID=8086:A03C", "PCI_SUBSYS_ID=8086-A03C"), good.replace("PCI_CLASS=20000", "PCI_CLASS=1020000"),
+                good.replace("PCI_CLASS=20000", "PCI_CLASS=2000g"), "garbage\u0000\u00ff");
+        TinySysfs.write(t.dir(PF).resolve("device"), "0x10c8\n"); // only the attribute file says 10c8
+        for (String content : bad) {
+            Files.write(t.dir(PF).resolve("uevent"), content.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            PciDevice pf = find(reader(t.root(), io).scan(), PF);
+            assertEquals(0x10c8, pf.device(), content);
+            assertEquals(0x8086, pf.vendor());
+            assertEquals(0x020000, pf.pciClass());
+            assertEquals(0xa03c, pf.subsystemDevice());
+            assertTrue(pf.warnings().isEmpty(), pf.warnings().toString());
+        }
+        Files.writeString(t.dir(PF).resolve("uevent"), good);
+        assertEquals(0x10c9, find(reader(t.root(), io).scan(), PF).device()); // well-formed: uevent is used
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void parallelScanEqualsSingleThreadedScan(SysfsIo io) {
+        // 10 root ports x (PF + 30 VFs) = 320 functions: enough blocks for several workers.
+        TinySysfs t = TinySysfs.sriovHeavy(tmp.resolve("heavy"), 10).uevents();
+        PciInventory one = new SysfsPciReader(t.root(), io, SysfsPciReader.ScanHook.NONE, 1).scan();
+        PciInventory four = new SysfsPciReader(t.root(), io, SysfsPciReader.ScanHook.NONE, 4).scan();
+        assertEquals(320, one.devices().size());
+        assertEquals(one, four);
+        assertEquals(30, find(four, PciAddress.parse("0000:05:00.0")).virtfns().size());
+        assertEquals(List.of(), find(four, PciAddress.parse("0000:05:01.0")).iommuGroupPeers());
+    }
+
+    @Test
+    void negativeThreadCountIsRefused() {
+        TinySysfs t = sriovHost();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SysfsPciReader(t.root(), -1));
+        assertTrue(e.getMessage().contains("-1"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void sriovFilesAreReadWhereConfigCannotRuleThemOut(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        // A root port (PCIe, no SR-IOV capability) with sriov_totalvfs: a kernel never makes one, so it is not read.
+        TinySysfs.write(t.dir(ROOT_PORT).resolve("sriov_totalvfs"), "4\n");
+        assertNull(find(reader(t.root(), io).scan(), ROOT_PORT).sriovTotalVfs());
+        // Unless config space is incomplete (an unprivileged 64-byte read): then sysfs is asked.
+        byte[] cfg = Files.readAllBytes(t.dir(ROOT_PORT).resolve("config"));
+        Files.write(t.dir(ROOT_PORT).resolve("config"), Arrays.copyOf(cfg, 64));
+        assertEquals(4, find(reader(t.root(), io).scan(), ROOT_PORT).sriovTotalVfs());
+    }
+
     static void deleteTree(Path p) {
         if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;

@@ -2,6 +2,8 @@ package org.xenhost.pci;
 
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
@@ -36,5 +38,26 @@ class SysfsTextTest {
         assertEquals("igb", SysfsText.basename("../../../bus/pci/drivers/igb/"));
         assertEquals("drivers", SysfsText.basename(SysfsText.parent("../../../bus/pci/drivers/igb")));
         assertEquals("??x", SysfsText.printable("\u0000\u00ffx"));
+    }
+
+    @Test
+    void lexicalResolutionAgreesWithPathNormalize() {
+        String[] bases = {"/r/sys/bus/pci/devices", "/r/sys/devices/pci0000:00/0000:00:01.0", "/", "/a", "/a/./b", "/a//b/"};
+        String[] targets = {"../../../devices/pci0000:00/0000:00:01.0", "../0000:09:00.0", "../../../../bus/pci/drivers/igb",
+            "../../../../kernel/iommu_groups/12", "x", "./x", "x/../y", "../../../../../../../../x", "..", "../", "a//b",
+            "a/b/", "/abs/../path", "/", "", ".hidden/x", "../.x", "../x/./y", "../../..y"};
+        for (String b : bases) {
+            for (String t : targets) {
+                String expected = t.startsWith("/") ? Path.of(t).normalize().toString() : Path.of(b).resolve(t).normalize().toString();
+                assertEquals(expected, SysfsText.resolve(b, t), b + " + " + t);
+            }
+        }
+    }
+
+    @Test
+    void wordsSplitLikeTheWhitespaceExpression() {
+        for (String t : new String[] {"flr bus", "flr", "flr  pm\tbus", "a\u000bb\fc\rd", "x\u0001y"}) {
+            assertEquals(java.util.List.of(t.split("\\s+")), SysfsText.words(t), t);
+        }
     }
 }

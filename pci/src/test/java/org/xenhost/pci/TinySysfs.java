@@ -184,6 +184,40 @@ public final class TinySysfs {
         return this;
     }
 
+    /**
+     * Writes each function's {@code uevent} as the kernel's {@code pci_uevent()} does (from the identity attributes
+     * already in the tree), so the reader takes its fast path. Without this call a tree has no device uevent files
+     * and the reader falls back to the separate attribute files.
+     */
+    public TinySysfs uevents() {
+        for (var e : dirs.entrySet()) {
+            Path d = e.getValue();
+            String driver = Files.isSymbolicLink(d.resolve("driver"))
+                    ? "DRIVER=" + readLink(d.resolve("driver")).getFileName() + "\n" : "";
+            write(d.resolve("uevent"), driver
+                    + String.format("PCI_CLASS=%X%nPCI_ID=%04X:%04X%nPCI_SUBSYS_ID=%04X:%04X%nPCI_SLOT_NAME=%s%n",
+                    attr(d, "class"), attr(d, "vendor"), attr(d, "device"), attr(d, "subsystem_vendor"),
+                    attr(d, "subsystem_device"), e.getKey()));
+        }
+        return this;
+    }
+
+    private static int attr(Path dir, String name) {
+        try {
+            return Integer.decode(Files.readString(dir.resolve(name)).strip());
+        } catch (IOException ex) {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    private static Path readLink(Path p) {
+        try {
+            return Files.readSymbolicLink(p);
+        } catch (IOException ex) {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
     /** Relative symlink {@code at -> target}, as the kernel makes them. */
     public static void link(Path at, Path target) {
         try {
