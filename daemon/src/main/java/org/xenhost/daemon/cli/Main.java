@@ -38,6 +38,7 @@ import java.io.PrintWriter;
                 DeviceCommands.Detach.class,
                 NodeDeviceCommands.ListDevices.class, NodeDeviceCommands.Detach.class, NodeDeviceCommands.Reattach.class, NodeDeviceCommands.Reset.class,
                 MigrateCommand.class,
+                DemoCommand.class,
         })
 public final class Main implements Runnable {
     /** Where a bare {@code xenhost COMMAND} finds the daemon (also {@code XENHOST_SOCKET}). */
