@@ -555,6 +555,12 @@ public final class EmulatedLibxl implements Libxl {
     }
 
     @Override
+    public void pciReset(LibxlDevicePci device) throws LibxlException {
+        checkOpen();
+        pci.reset(device);
+    }
+
+    @Override
     public void pciAdd(int domid, LibxlDevicePci device) throws LibxlException {
         checkOpen();
         EmulatedDomain d = hv.domain(domid).filter(x -> x.state() != DomainState.PROVISIONAL).orElse(null);

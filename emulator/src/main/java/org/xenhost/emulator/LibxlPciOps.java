@@ -91,6 +91,45 @@ final class LibxlPciOps {
         return kernel;
     }
 
+    // ---- libxl__device_pci_reset (xen-facts 1.1, 3) ------------------------------------------------------
+
+    /**
+     * libxl's reset recipe, exposed: pciback's {@code do_flr} for a function pciback holds when the kernel has
+     * that file, else {@code 1} to the function's {@code reset}. Holds only this device's lock (here and, for
+     * the reset itself, the kernel's), so resets of different devices run in parallel.
+     */
+    void reset(LibxlDevicePci pci) throws LibxlException {
+        String bdf = pci.bdf();
+        EmulatedKernel k = kernel("reset " + bdf);
+        onDevice(bdf, "reset", () -> {
+            lockedReset(k, bdf);
+            return null;
+        });
+    }
+
+    private static void lockedReset(EmulatedKernel k, String bdf) throws LibxlException {
+        if (!k.isDevice(bdf)) {
+            throw new LibxlException(LibxlError.FAIL, "reset " + bdf + ": there is no /sys/bus/pci/devices/" + bdf
+                    + " (no such PCI device on this host)");
+        }
+        try {
+            Path doFlr = k.root().resolve(PCIBACK).resolve("do_flr");
+            if (Files.exists(doFlr) && k.boundDriver(bdf).equals(Optional.of(EmulatedKernel.PCIBACK))) {
+                k.write(doFlr, bdf);
+                return;
+            }
+            Path reset = k.deviceDir(bdf).resolve("reset");
+            if (!Files.exists(reset)) {
+                throw new LibxlException(LibxlError.FAIL, "reset " + bdf + ": " + reset + " does not exist: the "
+                        + "kernel doesn't support reset from sysfs for this PCI device (it has no reset method)");
+            }
+            k.write(reset, "1");
+        } catch (IOException e) {
+            // SysfsWriteException's message names the file, the value and the errno text
+            throw new LibxlException(LibxlError.FAIL, "reset " + bdf + ": " + e.getMessage(), e);
+        }
+    }
+
     // ---- libxl_device_pci_assignable_add (xen-facts 1.2) -------------------------------------------------
 
     void assignableAdd(LibxlDevicePci pci, boolean rebind) throws LibxlException {

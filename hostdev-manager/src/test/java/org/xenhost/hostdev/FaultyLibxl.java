@@ -94,6 +94,13 @@ final class FaultyLibxl implements Libxl {
         real.pciRemove(domid, pci, force);
     }
 
+    @Override
+    public void pciReset(LibxlDevicePci pci) throws LibxlException {
+        calls.incrementAndGet();
+        maybeFail("pciReset", pci);
+        real.pciReset(pci);
+    }
+
     @Override public List<LibxlDevicePci> pciList(int domid) throws LibxlException { calls.incrementAndGet(); return real.pciList(domid); }
     @Override public void close() { }
 }

@@ -188,6 +188,20 @@ public interface Libxl extends AutoCloseable {
     /** The devices attached to a domain, as its PCI backend in xenstore records them ({@code libxl_device_pci_list}). */
     List<LibxlDevicePci> pciList(int domid) throws LibxlException;
 
+    /**
+     * Resets one PCI function now, by libxl's own recipe ({@code libxl__device_pci_reset} in libxl_pci.c, which
+     * libxl runs before every attach and after a detach but does not export): for a function bound to pciback,
+     * when the kernel's pciback has a {@code do_flr} file (old forks only), write the BDF to
+     * {@code /sys/bus/pci/drivers/pciback/do_flr}; otherwise write {@code 1} to
+     * {@code /sys/bus/pci/devices/BDF/reset}, which makes the kernel reset the function by the first method it
+     * has (device-specific, FLR, PM, bus). Blocks for as long as the reset takes. libxl ignores the result; this
+     * reports it. Callers check that nobody uses the device first: the kernel does not.
+     *
+     * @throws LibxlException {@link LibxlError#FAIL} naming the file and the errno text when the write fails,
+     *                        or when the kernel has no reset file for the function (no reset method)
+     */
+    void pciReset(LibxlDevicePci pci) throws LibxlException;
+
     // ---- lifetime --------------------------------------------------------------------------------------
 
     /** Frees the context ({@code libxl_ctx_free}). Idempotent. */

@@ -61,6 +61,13 @@ public final class EmulatedKernel {
     private final Map<String, AtomicLong> resets = new ConcurrentHashMap<>();
     private volatile Duration defaultResetLatency = Duration.ZERO;
     private volatile ResetHook resetHook = ResetHook.NONE;
+    /** Injected failures of requested resets (sysfs {@code reset}, pciback {@code do_flr}), by BDF. */
+    private final Map<String, SysfsWriteException.Errno> resetFailures = new ConcurrentHashMap<>();
+    /** Every function reset in order, also appended to {@link #resetLogFile} so another process can read it. */
+    private final java.util.Queue<ResetEvent> resetLog = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final Path resetLogFile;
+    /** Whether pciback has the {@code do_flr} file of old forks (mainline has none). */
+    private volatile boolean doFlr;
     /** pciback's slot list as last written; null until read from the file (see {@link #lockedSlots}). */
     private volatile Set<SlotId> slotCache;
     private volatile Set<String> permissiveCache;
@@ -93,6 +100,19 @@ public final class EmulatedKernel {
         this.drivers = pci.resolve("drivers");
         this.nativeDriversFile = nativeDriversFile;
         this.nativeDrivers = nativeDrivers;
+        this.resetLogFile = nativeDriversFile.toAbsolutePath().resolveSibling("kernel-resets.log");
+    }
+
+    /**
+     * One function reset: which device, what asked for it ({@code reset} = the device's sysfs reset file,
+     * {@code do_flr} = pciback's, {@code pciback-bind} / {@code pciback-unbind} = pciback's own) and how it ended
+     * ({@code ok}, or the errno name of an injected failure).
+     */
+    public record ResetEvent(String bdf, String via, String outcome) {
+        /** The line in {@code kernel-resets.log}. */
+        public String line() {
+            return bdf + " " + via + " " + outcome;
+        }
     }
 
     /**
@@ -143,6 +163,53 @@ public final class EmulatedKernel {
         resetHook = hook == null ? ResetHook.NONE : hook;
     }
 
+    /**
+     * Makes every requested reset of {@code bdf} (sysfs {@code reset}, pciback {@code do_flr}) fail with
+     * {@code errno} after its latency, as the PCI core fails a function that does not come back; null clears it.
+     * pciback's own resets on bind/unbind are not affected (pciback ignores their result).
+     */
+    public void failResets(String bdf, SysfsWriteException.Errno errno) {
+        if (errno == null) {
+            resetFailures.remove(bdf);
+        } else {
+            resetFailures.put(bdf, errno);
+        }
+    }
+
+    /** Every function reset of {@code bdf} since this model was opened, oldest first. */
+    public List<ResetEvent> resetEvents(String bdf) {
+        return resetLog.stream().filter(e -> e.bdf().equals(bdf)).toList();
+    }
+
+    /**
+     * {@code <state dir>/kernel-resets.log}: one {@link ResetEvent#line()} per reset, appended as it ends, across
+     * restarts; the record other processes (a daemon's tests) can read.
+     */
+    public Path resetLogFile() {
+        return resetLogFile;
+    }
+
+    /**
+     * Gives pciback the {@code do_flr} file that old pciback forks had (write a BDF it holds to reset that
+     * function); off by default, as in mainline. Applies now if pciback is loaded, and at every later load.
+     */
+    public void setPcibackDoFlr(boolean present) throws IOException {
+        module.writeLock().lock();
+        try {
+            doFlr = present;
+            Path f = drivers.resolve(PCIBACK).resolve("do_flr");
+            if (pcibackLoaded()) {
+                if (present) {
+                    Files.write(f, new byte[0]);
+                } else {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } finally {
+            module.writeLock().unlock();
+        }
+    }
+
     /** Function resets done on {@code bdf} since this model was opened (sysfs {@code reset} and pciback's own). */
     public long resetCount(String bdf) {
         AtomicLong n = resets.get(bdf);
@@ -185,6 +252,10 @@ public final class EmulatedKernel {
                 case "new_slot" -> requirePciback(f, driver, v).newSlot(f, v);
                 case "remove_slot" -> requirePciback(f, driver, v).removeSlot(f, v);
                 case "permissive" -> requirePciback(f, driver, v).permissive(f, v);
+                case "do_flr" -> {
+                    requirePciback(f, driver, v);
+                    underDeviceLock(v, () -> doFlr(f, v));
+                }
                 default -> throw new SysfsWriteException(f, v, EINVAL, "attribute not modelled by the emulated kernel");
             }
         } else {
@@ -332,7 +403,7 @@ public final class EmulatedKernel {
                 }
                 slotsFile.await(ticket);
             }
-            functionReset(bdf);
+            functionReset(bdf, "pciback-bind");
         }
     }
 
@@ -352,7 +423,7 @@ public final class EmulatedKernel {
                     pcibackLists.unlock();
                 }
             }
-            functionReset(bdf);
+            functionReset(bdf, "pciback-unbind");
         }
     }
 
@@ -443,11 +514,32 @@ public final class EmulatedKernel {
         if (n != 1) {
             throw new SysfsWriteException(f, v, EINVAL, "reset takes 1");
         }
-        functionReset(bdf);
+        requestedReset(f, v, bdf, "reset");
+    }
+
+    /** Old pciback's {@code do_flr}: resets a function pciback holds. */
+    private void doFlr(Path f, String bdf) throws IOException {
+        if (!isDevice(bdf) || !boundDriver(bdf).equals(Optional.of(PCIBACK))) {
+            throw new SysfsWriteException(f, bdf, ENODEV, "pciback does not hold " + bdf);
+        }
+        requestedReset(f, bdf, bdf, "do_flr");
+    }
+
+    /** A reset someone asked for: it may fail (injected), and the writer learns it. */
+    private void requestedReset(Path f, String value, String bdf, String via) throws IOException {
+        SysfsWriteException.Errno failure = resetFailures.get(bdf);
+        functionReset(bdf, via, failure);
+        if (failure != null) {
+            throw new SysfsWriteException(f, value, failure, "the function did not come back from its reset");
+        }
+    }
+
+    private void functionReset(String bdf, String via) throws IOException {
+        functionReset(bdf, via, null);
     }
 
     /** A function-level reset: takes the configured time when the device has a reset method. */
-    private void functionReset(String bdf) throws IOException {
+    private void functionReset(String bdf, String via, SysfsWriteException.Errno failure) throws IOException {
         if (!Files.exists(deviceDir(bdf).resolve("reset"))) {
             return;
         }
@@ -463,7 +555,14 @@ public final class EmulatedKernel {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted during the reset of " + bdf);
         }
-        resets.computeIfAbsent(bdf, b -> new AtomicLong()).incrementAndGet();
+        if (failure == null) {
+            resets.computeIfAbsent(bdf, b -> new AtomicLong()).incrementAndGet();
+        }
+        ResetEvent e = new ResetEvent(bdf, via, failure == null ? "ok" : failure.name());
+        resetLog.add(e);
+        // O_APPEND of one short line: concurrent resets of different devices do not interleave within a line
+        Files.writeString(resetLogFile, e.line() + "\n", StandardCharsets.US_ASCII,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
 
     // ---- module load/unload --------------------------------------------------------------------------
@@ -488,6 +587,9 @@ public final class EmulatedKernel {
         Files.createDirectories(dir);
         for (String file : PCIBACK_FILES) {
             Files.write(dir.resolve(file), new byte[0]);
+        }
+        if (doFlr) {
+            Files.write(dir.resolve("do_flr"), new byte[0]);
         }
     }
 

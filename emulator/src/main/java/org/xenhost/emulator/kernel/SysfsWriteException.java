@@ -5,7 +5,8 @@ import java.nio.file.Path;
 
 /**
  * A write to a sysfs attribute that the (emulated) kernel refused, as {@code write(2)} would fail with
- * {@code -errno}: ENODEV, EINVAL, ENOENT, EBUSY.
+ * {@code -errno}: ENODEV, EINVAL, ENOENT, EBUSY, and EIO / ENOTTY for a reset that failed
+ * (injected by tests: the PCI core returns them when a function does not come back from its reset).
  */
 public final class SysfsWriteException extends IOException {
     private static final long serialVersionUID = 1L;
@@ -13,9 +14,11 @@ public final class SysfsWriteException extends IOException {
     /** The errno values the emulated kernel returns. */
     public enum Errno {
         ENOENT(2, "No such file or directory"),
+        EIO(5, "Input/output error"),
         EBUSY(16, "Device or resource busy"),
         ENODEV(19, "No such device"),
-        EINVAL(22, "Invalid argument");
+        EINVAL(22, "Invalid argument"),
+        ENOTTY(25, "Inappropriate ioctl for device");
 
         private final int number;
         private final String text;

@@ -75,5 +75,6 @@ final class ResetOutsideLockLibxl implements Libxl {
     @Override public void pciAdd(int domid, LibxlDevicePci pci) throws LibxlException { real.pciAdd(domid, pci); }
     @Override public void pciRemove(int domid, LibxlDevicePci pci, boolean f) throws LibxlException { real.pciRemove(domid, pci, f); }
     @Override public List<LibxlDevicePci> pciList(int domid) throws LibxlException { return real.pciList(domid); }
+    @Override public void pciReset(LibxlDevicePci pci) throws LibxlException { real.pciReset(pci); }
     @Override public void close() { real.close(); }
 }

@@ -485,6 +485,13 @@ public final class NativeLibxl implements Libxl {
                         : xl.libxl_device_pci_remove(ctx, domid, s, SYNC));
     }
 
+    /** Not a libxl call: libxl's internal reset recipe by sysfs writes (see {@link SysfsPciReset}). */
+    @Override
+    public void pciReset(LibxlDevicePci pci) throws LibxlException {
+        Objects.requireNonNull(pci, "pci");
+        whileOpen(() -> new SysfsPciReset(Path.of("/")).reset(pci));
+    }
+
     @Override
     public List<LibxlDevicePci> pciList(int domid) throws LibxlException {
         requireDomid(domid);
