@@ -32,6 +32,7 @@ public final class HostdevManager implements AutoCloseable {
     private final PoolOperations pool;
     private final HotplugOperations hotplug;
     private final ManagedDevices managed;
+    private final DeviceReset reset;
     private final List<Finding> startupFindings;
 
     private HostdevManager(Host host) throws LibxlException {
@@ -39,6 +40,7 @@ public final class HostdevManager implements AutoCloseable {
         this.pool = new PoolOperations(host);
         this.hotplug = new HotplugOperations(host);
         this.managed = new ManagedDevices(host);
+        this.reset = new DeviceReset(host);
         this.startupFindings = List.copyOf(new Reconciler(host).run());
     }
 
@@ -140,6 +142,19 @@ public final class HostdevManager implements AutoCloseable {
         PciDevice d = host.require(bdf);
         PciInventory inv = host.scan();
         return ResetSelector.select(d, inv, Set.of(bdf), x -> host.usage(x, null));
+    }
+
+    /**
+     * Resets a device nobody uses, now ({@code virsh nodedev-reset}), by libxl's reset recipe; see
+     * {@link DeviceReset#reset} for the steps. Locks the device (and, for a bus reset, what shares its bridge).
+     *
+     * @return the plan carried out: method and why
+     * @throws DeviceRefusedException for a device a domain has, one still on a dom0 driver other than pciback
+     *                                (detach it first), or one without a safe reset
+     * @throws HostdevException       when the reset itself fails
+     */
+    public ResetPlan reset(PciAddress bdf) throws HostdevException {
+        return reset.reset(bdf);
     }
 
     /** For every device in sysfs: could it be given to a guest now, and if not why; who owns it. Takes no lock. */
