@@ -40,6 +40,19 @@ class PassthroughProcessTest {
         return tmp.resolve("state/emulated-xen/sysfs");
     }
 
+    /**
+     * Resets of {@code bdf} asked for through its sysfs reset file (or pciback's do_flr), from the emulated kernel's
+     * log in the daemon's state directory; pciback's own resets on bind/unbind are not counted.
+     */
+    private long requestedResets(String bdf) throws Exception {
+        Path log = tmp.resolve("state/emulated-xen/kernel-resets.log");
+        if (!Files.exists(log)) {
+            return 0;
+        }
+        return Files.readAllLines(log).stream()
+                .filter(l -> l.equals(bdf + " reset ok") || l.equals(bdf + " do_flr ok")).count();
+    }
+
     /** The driver a function is bound to, from the sysfs tree's symlink; null when unbound. */
     private String driver(String bdf) throws Exception {
         Path link = tree().resolve("sys/bus/pci/devices/" + bdf + "/driver");
@@ -120,9 +133,20 @@ class PassthroughProcessTest {
                     JSON.readTree(d.ok("pci", "assignable-list", "--json")));
             assertTrue(d.ok("nodedev-detach", SAS).contains("as 'hba'"), "detaching again is a no-op");
 
+            // nodedev-reset performs the reset: the emulated kernel's reset log (in the daemon's state) is the oracle
+            assertEquals(0, requestedResets(SAS));
+            assertTrue(d.ok("nodedev-reset", SAS).startsWith("reset " + SAS + ": FLR (performed)"));
+            assertEquals(1, requestedResets(SAS));
             JsonNode reset = JSON.readTree(d.ok("nodedev-reset", SAS, "--json"));
             assertEquals("FLR", reset.path("method").asText());
+            assertTrue(reset.path("performed").asBoolean(), reset.toString());
             assertTrue(reset.path("reason").asText().contains("Function Level Reset"), reset.toString());
+            assertEquals(2, requestedResets(SAS));
+            // a device still on its dom0 driver is refused, and the kernel sees nothing
+            assertFails(d.cli("nodedev-reset", AUDIO), 2, "still bound to the dom0 driver snd_hda_intel",
+                    "detach it first: xenhost nodedev-detach " + AUDIO);
+            assertEquals(0, requestedResets(AUDIO));
+            assertEquals("snd_hda_intel", driver(AUDIO));
 
             assertTrue(d.ok("nodedev-reattach", "hba").contains("reattached to dom0 (driver mpt3sas)"));
             assertEquals("mpt3sas", driver(SAS));
@@ -163,7 +187,9 @@ class PassthroughProcessTest {
             JsonNode info = JSON.readTree(d.ok("dominfo", "g1", "--json"));
             assertEquals(2, info.path("devices").size(), info.toString());
             assertFails(d.cli("nodedev-reattach", SAS), 2, "attached to domain g1");
-            assertFails(d.cli("nodedev-reset", SAS), 1, "in use by domain g1");
+            long resetsBefore = requestedResets(SAS);
+            assertFails(d.cli("nodedev-reset", SAS), 2, "in use by domain g1", "xenhost detach-device g1 " + SAS);
+            assertEquals(resetsBefore, requestedResets(SAS), "a refused reset never reaches the kernel");
             d.ok("destroy", "g1");
             assertEquals("mpt3sas", driver(SAS));
             assertEquals("snd_hda_intel", driver(AUDIO));

@@ -94,8 +94,9 @@ public final class NodeDeviceCommands {
     }
 
     @Command(name = "nodedev-reset", mixinStandardHelpOptions = true,
-            description = "Check the reset a device gets between owners and say who performs it; refused for a "
-                    + "device a domain has or one with no safe reset.")
+            description = "Reset a device now, as libxl does (pciback do_flr, else the device's sysfs reset file). "
+                    + "Refused (exit 2) for a device a domain has, one still on its dom0 driver (nodedev-detach it "
+                    + "first) or one with no safe reset; exit 1 if the reset fails.")
     static final class Reset extends DomainCommands.DriverCommand {
         @Parameters(paramLabel = "BDF", description = "the device, DDDD:BB:DD.F or BB:DD.F")
         String bdf;
@@ -108,8 +109,8 @@ public final class NodeDeviceCommands {
             if (json) {
                 Output.json(out(), r);
             } else {
-                out().println("Device " + r.bdf() + ": " + r.method() + " reset (" + r.reason() + "); performed by "
-                        + r.performedBy());
+                out().println("reset " + r.bdf() + ": " + r.method() + (r.performed() ? " (performed)" : " (not performed)")
+                        + "; " + r.reason());
             }
         }
     }

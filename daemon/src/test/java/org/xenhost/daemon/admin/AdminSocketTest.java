@@ -205,7 +205,7 @@ class AdminSocketTest {
         }
 
         public org.xenhost.driver.api.ResetReport nodeDeviceReset(String bdf) {
-            return new org.xenhost.driver.api.ResetReport(bdf, "FLR", "scripted", "pciback");
+            return new org.xenhost.driver.api.ResetReport(bdf, "FLR", "scripted", "pciback", true);
         }
 
         /** Echoes what crossed the socket, so the test sees every option arrive. */

@@ -97,7 +97,11 @@ public interface Driver extends AutoCloseable {
      */
     NodeDevice nodeDeviceReattach(String device, boolean rebind);
 
-    /** The reset a function gets between owners ({@code virsh nodedev-reset}); refused for a device a domain has. */
+    /**
+     * Resets a function now ({@code virsh nodedev-reset}) by libxl's reset recipe. Refused (INVALID_INPUT, exit 2)
+     * for a device a domain has, one still bound to a dom0 driver other than pciback (detach it first) and one
+     * without a safe reset; a reset the kernel fails is FAILED (exit 1).
+     */
     ResetReport nodeDeviceReset(String bdf);
 
     /**

@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The host's PCI functions as node devices ({@code virsh nodedev-*}): listing, detach to pciback, reattach to
@@ -73,23 +72,17 @@ final class NodeDevices {
         return now;
     }
 
-    /** The reset plan; refused for a device a domain has (libvirt: "Not resetting active device"). */
+    /**
+     * Performs the reset, under the device's lock; the manager refuses a device in use, one on a dom0 driver and one
+     * without a safe reset (DeviceRefusedException: exit 2) and reports a failed reset (exit 1).
+     */
     ResetReport reset(String bdf) {
         PciAddress a = address(bdf);
-        Optional<Ownership> o = manager.ownership(a);
-        if (o.isPresent() && o.get().owner() != null && o.get().state() == DeviceState.ATTACHED) {
-            throw new DriverException(DriverError.REFUSED, "not resetting " + a + ": it is in use by domain "
-                    + o.get().owner() + "; detach it first (xenhost detach-device " + o.get().owner().name() + " " + a + ")");
-        }
-        ResetPlan p = DeviceErrors.call(() -> manager.resetPlan(a));
-        if (!p.available()) {
-            throw new DriverException(DriverError.REFUSED, "cannot reset " + a + ": " + p.reason()
-                    + " (no FLR, PM reset or secondary bus reset is safe)");
-        }
-        String when = reader.read(a).map(PciDevice::driver).filter("pciback"::equals).isPresent()
-                ? "pciback, when a guest releases the device or it is unbound, and libxl before every attach"
-                : "pciback when the device is made assignable (nodedev-detach), and libxl before every attach";
-        return new ResetReport(a.toString(), p.method().name(), p.reason(), when);
+        ResetPlan p = DeviceErrors.call(() -> manager.reset(a));
+        log.info("node device {} reset: {} (performed)", a, p.method());
+        return new ResetReport(a.toString(), p.method().name(), p.reason(),
+                "xenhost, now, by libxl's reset recipe (pciback do_flr if the kernel has it, else the device's "
+                        + "sysfs reset file)", true);
     }
 
     private NodeDevice one(PciAddress a) {
