@@ -66,6 +66,13 @@ public class MigrationThroughput {
         /** Guest dirtying rate while it moves, MiB/s (the downtime table varies it on the idle guest). */
         @Param({"0"})
         public int dirtyMiBps;
+        /**
+         * Where the two emulated hosts keep their state, guest memory included (mmapped files). tmpfs by default:
+         * a real guest's memory is RAM, and on the shared disk the kernel's writeback of 2 GiB of mmapped guest
+         * pages per operation, not the data path, set the pace ({@code -p workDir=/tmp} shows it).
+         */
+        @Param({"/dev/shm"})
+        public String workDir;
 
         Path dir;
         EmulatedLibxl xa;
@@ -79,7 +86,7 @@ public class MigrationThroughput {
 
         @Setup(Level.Trial)
         public void setUp() throws Exception {
-            dir = Files.createTempDirectory("xenhost-jmh-migration");
+            dir = Files.createTempDirectory(Path.of(workDir), "xenhost-jmh-migration");
             CertificateAuthority ca = CertificateAuthority.init(dir.resolve("pki"), "bench-ca", Validity.days(2));
             HostCredentials ca1 = ca.issue("bench-a", List.of(SubjectAltName.parse("127.0.0.1")), Validity.days(2));
             HostCredentials cb = ca.issue("bench-b", List.of(SubjectAltName.parse("127.0.0.1")), Validity.days(2));
