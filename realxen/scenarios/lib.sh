@@ -8,8 +8,11 @@ SOCK=/run/xenhost/xenhostd.sock
 JAVA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Xmx256m"
 CP=/share/xenhost.jar:/share/probe
 
-# Whether the process in pid file $1 runs (busybox's `kill -0 ""` succeeds, so the file must hold a number).
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether the process in pid file $1 runs (busybox's `kill -0 ""` succeeds, so the file must hold a number). A
+# zombie does not count: a daemon this shell started and that died stays one until the shell reaps it.
+alive() {
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$(cat "$1")/status" 2>/dev/null
+}
 
 mark() { echo "MARK $* $(cut -d' ' -f1 /proc/uptime)"; }
 

@@ -8,6 +8,11 @@
 #   nodedev-after-restart.json  the same from the restarted daemon     list-after-restart.json  xenhost list then
 #   heartbeat-after-restart     the guest kept running                 driver-after-destroy  e1000 again
 #   xl-assignable-after.txt     xl pci-assignable-list after the destroy (empty: the device went home)
+# and first, xenhostd dying between two steps of the hand-over (XENHOST_HOSTDEV_HALT_AT=managed-start:4: after the
+# e1000 left its driver, before its reset), then restarted:
+#   driver-at-halt              the driver link when it died (pciback)   xenhostd-halted.log  its last words
+#   driver-after-halt-restart   after the restart (e1000 again)          nodedev-after-halt-restart.json
+#   list-after-halt-restart.json  xenhost list --all then (shut-off)      xl-list-after-halt-restart.txt  Xen's list
 . /share/lib.sh
 fresh_start
 bdf=$(lspci -D -n | awk '$3 == "8086:100e" {print $1; exit}')
@@ -15,8 +20,28 @@ bdf=$(lspci -D -n | awk '$3 == "8086:100e" {print $1; exit}')
 echo "$bdf" > $OUT/bdf
 drv() { basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"; }
 { cat /share/guest-pv.cfg; echo "pci = [ '$bdf,managed=yes' ]"; } > $OUT/guest-pci.cfg
+# part 1: the daemon dies mid hand-over; the restarted one settles it
+if alive /run/xenhostd.pid; then
+  kill "$(cat /run/xenhostd.pid)"
+  while alive /run/xenhostd.pid; do sleep 0.2; done
+fi
+rm -f "$SOCK"
+export XENHOST_HOSTDEV_HALT_AT=managed-start:4
 timed jvms-up java_up
-timed create xh create $OUT/guest-pci.cfg > $OUT/create.txt
+unset XENHOST_HOSTDEV_HALT_AT
+xh define $OUT/guest-pci.cfg
+if xh create $GUEST > $OUT/create-halted.txt 2>&1; then echo "create succeeded although xenhostd should have halted"; exit 1; fi
+while alive /run/xenhostd.pid; do sleep 0.2; done
+drv > $OUT/driver-at-halt
+cp /run/xenhostd.log $OUT/xenhostd-halted.log
+rm -f "$SOCK"
+timed restart-after-halt java_up
+drv > $OUT/driver-after-halt-restart
+xh nodedev-list --json > $OUT/nodedev-after-halt-restart.json
+xh list --all --json > $OUT/list-after-halt-restart.json
+xl list > $OUT/xl-list-after-halt-restart.txt
+# part 2: a managed device in a running guest, kill -9, restart, destroy
+timed create xh create $GUEST > $OUT/create.txt
 wait_heartbeat $GUEST 2 300
 drv > $OUT/driver-in-guest
 xl pci-list $GUEST > $OUT/xl-pci-list.txt
@@ -33,3 +58,4 @@ heartbeat $GUEST > $OUT/heartbeat-after-restart
 timed destroy xh destroy $GUEST
 drv > $OUT/driver-after-destroy
 xl pci-assignable-list > $OUT/xl-assignable-after.txt
+xh undefine $GUEST   # the next scenario makes an xl guest of the same name

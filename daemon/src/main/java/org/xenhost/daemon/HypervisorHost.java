@@ -8,7 +8,6 @@ import org.xenhost.hostdev.Finding;
 import org.xenhost.hostdev.HostCriticalDevices;
 import org.xenhost.hostdev.HostdevException;
 import org.xenhost.hostdev.HostdevManager;
-import org.xenhost.hostdev.StepHook;
 import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.jna.NativeLibxl;
@@ -78,7 +77,7 @@ public final class HypervisorHost implements AutoCloseable {
     private static HypervisorHost withDevices(Libxl libxl, Path root, Path state, HostCriticalDevices.Sources critical)
             throws HostdevException {
         try {
-            return new HypervisorHost(libxl, root, HostdevManager.start(libxl, root, state, critical, StepHook.NONE));
+            return new HypervisorHost(libxl, root, HostdevManager.start(libxl, root, state, critical, HostdevHalt.fromEnvironment()));
         } catch (HostdevException | RuntimeException e) {
             libxl.close();
             throw e;

@@ -298,6 +298,36 @@ class PassthroughProcessTest {
         }
     }
 
+    /**
+     * xenhostd dies (XENHOST_HOSTDEV_HALT_AT, i.e. as by kill -9) between two steps of a domain's device hand-over:
+     * after the device left its dom0 driver (step 3) and before its reset (step 4). The restarted daemon settles
+     * it: the device is back on its dom0 driver, owned by nobody, the half-started domain is gone from Xen and
+     * shut off in xenhost, and a new start then succeeds.
+     */
+    @Test
+    void aDaemonKilledMidHandOverIsSettledAtRestart() throws Exception {
+        try (DaemonProcess d = daemon().env("XENHOST_HOSTDEV_HALT_AT", "managed-start:4").start()) {
+            d.ok("define", cfg("g1", "04:00.0,managed=yes").toString());
+            DaemonProcess.Cli r = d.cli("create", "g1");
+            assertTrue(d.awaitExit(30), "the daemon halted mid hand-over");
+            assertEquals(1, r.exit(), r.out());
+            assertEquals("pciback", driver(SAS), "step 3 had moved the device when the daemon died");
+            assertTrue(d.log().contains("halting before managed-start step 4"), d.log());
+        }
+        try (DaemonProcess again = daemon().start()) {
+            assertEquals("mpt3sas", driver(SAS), "restart gave the device back to its dom0 driver\n" + again.log());
+            JsonNode sas = node(again, SAS);
+            assertTrue(sas.path("owner").isNull(), sas.toString());
+            assertEquals("host", sas.path("placement").asText(), sas.toString());
+            assertEquals("shut-off", domain(again, "g1").path("state").asText(), again.ok("list", "--all"));
+            again.ok("create", "g1");
+            assertEquals("pciback", driver(SAS));
+            assertEquals("g1", node(again, SAS).path("owner").asText());
+            again.ok("destroy", "g1");
+            assertEquals("mpt3sas", driver(SAS));
+        }
+    }
+
     @Test
     void deviceOwnershipSurvivesKillNine() throws Exception {
         try (DaemonProcess d = daemon().start()) {

@@ -206,13 +206,32 @@ class RealXenTest {
      * with {@code managed=yes}: the host-device manager moves it to pciback and the real toolstack ({@code xl
      * pci-list}) shows it in the guest; after a kill -9 of xenhostd the restarted daemon still knows the guest owns
      * it (nodedev-list), the guest kept running; destroying the guest gives the e1000 back to its own driver and
-     * leaves nothing assignable.
+     * leaves nothing assignable. Before that, xenhostd is halted (as by kill -9) between two steps of the hand-over,
+     * after the e1000 left its driver and before its reset: the restarted daemon gives it back to e1000 and leaves
+     * the half-started guest shut off and gone from Xen.
      */
     @Test
     @Order(4)
     void managedPassthroughSurvivesDaemonKill() throws Exception {
         Harness.Run run = boot.scenario("pciguest");
         String bdf = run.text("bdf").trim();
+        // first, xenhostd halted between the hand-over's steps 3 (detach from dom0) and 4 (reset), then restarted
+        assertTrue(run.text("xenhostd-halted.log").contains("halting before managed-start step 4"),
+                run.text("xenhostd-halted.log"));
+        assertEquals("pciback", run.text("driver-at-halt").trim(), "step 3 had moved the e1000 when xenhostd died");
+        assertEquals("e1000", run.text("driver-after-halt-restart").trim(),
+                "the restarted daemon gave the e1000 back to its driver");
+        for (JsonNode n : JSON.readTree(run.text("nodedev-after-halt-restart.json"))) {
+            if (n.get("bdf").asText().equals(bdf)) {
+                assertEquals("host", n.get("placement").asText(), n.toString());
+                assertTrue(n.get("owner").isNull(), n.toString());
+            }
+        }
+        JsonNode halted = byName(JSON.readTree(run.text("list-after-halt-restart.json")), "rxguest");
+        assertNotNull(halted, "the defined guest is still listed");
+        assertEquals("shut-off", halted.get("state").asText(), "the half-started guest: " + halted);
+        assertFalse(run.text("xl-list-after-halt-restart.txt").contains("rxguest"),
+                "the half-started domain is gone from Xen:\n" + run.text("xl-list-after-halt-restart.txt"));
         assertEquals("pciback", run.text("driver-in-guest").trim(), "sysfs: the guest's e1000 is on pciback");
         String shortBdf = bdf.startsWith("0000:") ? bdf.substring(5) : bdf;
         assertTrue(run.text("xl-pci-list.txt").contains(shortBdf), "xl pci-list shows the e1000 in the guest:\n"
