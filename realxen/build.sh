@@ -101,13 +101,23 @@ if ! fresh dom0.cpio.gz "$k"; then
   done_ dom0.cpio.gz "$k"
 fi
 
-# 6. Guest initramfs.
-k=$(key busybox-static)
+# 6. Guest initramfs: busybox, the PCI frontend and the e1000 driver (so a guest given QEMU's e1000 shows it as a
+#    PCI device and a network interface on its console), /init.
+guest_modules=(xen-pcifront e1000)
+k=$(key "$kver_pkg" busybox-static)
 if ! fresh guest.cpio.gz "$k"; then
-  g="$tmp/guest"; mkdir -p "$g"/{bin,proc,sys,dev}
+  g="$tmp/guest"; mkdir -p "$g"/{bin,proc,sys,dev,lib/modules/load}
   [ -d "$tmp/bb" ] || unpack "$tmp/bb" busybox-static
   cp "$tmp/bb/bin/busybox" "$g/bin/busybox"
-  for a in sh echo sleep mount cat date; do ln -s busybox "$g/bin/$a"; done
+  for a in sh echo sleep mount cat date ls insmod tr; do ln -s busybox "$g/bin/$a"; done
+  [ -d "$kernel_tree" ] || unpack "$kernel_tree" "$kver_pkg"
+  depmod -b "$kernel_tree" "$kver"
+  n=0
+  for m in "${guest_modules[@]}"; do
+    modprobe -d "$kernel_tree" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
+  done | awk '!seen[$0]++' | while read -r f; do
+    n=$((n + 1)); cp "$f" "$g/lib/modules/load/$(printf %03d "$n")-$(basename "$f")"
+  done
   cp "$here/guest-init" "$g/init"; chmod +x "$g/init"
   (cd "$g" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/guest.cpio.gz"
   done_ guest.cpio.gz "$k"

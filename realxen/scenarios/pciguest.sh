@@ -3,6 +3,7 @@
 # Evidence for RealXenTest.managedPassthroughSurvivesDaemonKill:
 #   bdf                         the e1000's BDF          guest-pci.cfg       the config (guest-pv.cfg + pci = [...])
 #   create.txt                  xenhost create's output  driver-in-guest     the driver link while the guest has it
+#   guest-sees.txt              the guest's own "guest-pci: ..." and "guest-net: ..." lines (its PCI functions, NICs)
 #   xl-pci-list.txt             xl pci-list of the guest (the real toolstack's view of the assignment)
 #   nodedev-before-kill.json    xenhost nodedev-list --json before the kill
 #   nodedev-after-restart.json  the same from the restarted daemon     list-after-restart.json  xenhost list then
@@ -44,6 +45,11 @@ xl list > $OUT/xl-list-after-halt-restart.txt
 timed create xh create $GUEST > $OUT/create.txt
 wait_heartbeat $GUEST 2 300
 drv > $OUT/driver-in-guest
+# inside the guest: pcifront shows the function and e1000 makes it a network interface (guest-init prints both
+# every fifth heartbeat); the Java test asserts on what it saw
+log=/var/log/xen/console/guest-$GUEST.log
+i=0; while [ $i -lt 90 ] && ! grep -q 'guest-net: .*eth' $log; do sleep 1; i=$((i + 1)); done
+grep 'guest-pci:\|guest-net:' $log | tail -n 2 > $OUT/guest-sees.txt || true
 xl pci-list $GUEST > $OUT/xl-pci-list.txt
 xh nodedev-list --json > $OUT/nodedev-before-kill.json
 mark kill-daemon

@@ -203,8 +203,9 @@ class RealXenTest {
 
     /**
      * Scenario 2, second part, proves: xenhostd on the real libxl starts a PV guest whose config names QEMU's e1000
-     * with {@code managed=yes}: the host-device manager moves it to pciback and the real toolstack ({@code xl
-     * pci-list}) shows it in the guest; after a kill -9 of xenhostd the restarted daemon still knows the guest owns
+     * with {@code managed=yes}: the host-device manager moves it to pciback, the real toolstack ({@code xl
+     * pci-list}) shows it in the guest, and inside the guest pcifront shows the function and e1000 brings up eth0;
+     * after a kill -9 of xenhostd the restarted daemon still knows the guest owns
      * it (nodedev-list), the guest kept running; destroying the guest gives the e1000 back to its own driver and
      * leaves nothing assignable. Before that, xenhostd is halted (as by kill -9) between two steps of the hand-over,
      * after the e1000 left its driver and before its reset: the restarted daemon gives it back to e1000 and leaves
@@ -233,6 +234,11 @@ class RealXenTest {
         assertFalse(run.text("xl-list-after-halt-restart.txt").contains("rxguest"),
                 "the half-started domain is gone from Xen:\n" + run.text("xl-list-after-halt-restart.txt"));
         assertEquals("pciback", run.text("driver-in-guest").trim(), "sysfs: the guest's e1000 is on pciback");
+        // inside the guest: pcifront shows a PCI function and the guest's e1000 driver made it a NIC
+        String sees = run.text("guest-sees.txt");
+        Matcher pciLine = Pattern.compile("guest-pci: (\\S+)").matcher(sees);
+        assertTrue(pciLine.find(), "the guest lists a PCI function:\n" + sees);
+        assertTrue(Pattern.compile("guest-net: .*\\beth0\\b").matcher(sees).find(), "the guest has eth0:\n" + sees);
         String shortBdf = bdf.startsWith("0000:") ? bdf.substring(5) : bdf;
         assertTrue(run.text("xl-pci-list.txt").contains(shortBdf), "xl pci-list shows the e1000 in the guest:\n"
                 + run.text("xl-pci-list.txt"));
