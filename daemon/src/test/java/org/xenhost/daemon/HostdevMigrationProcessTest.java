@@ -108,7 +108,7 @@ class HostdevMigrationProcessTest {
      */
     private static void assignableBeforeStart(DaemonProcess d, String... bdfs) throws Exception {
         Path xen = d.stateDir.resolve("emulated-xen");
-        copyTree(FIXTURE, xen.resolve("sysfs"));
+        HypervisorHost.copyTree(FIXTURE, xen.resolve("sysfs"));   // the daemon's own copy, as it would make it
         try (EmulatedLibxl libxl = EmulatedLibxl.open(xen, tree(d), HostSettings.DEFAULT);
              HostdevManager m = HostdevManager.start(libxl, tree(d), d.stateDir, critical(tree(d)), StepHook.NONE)) {
             for (String bdf : bdfs) {
@@ -121,22 +121,6 @@ class HostdevMigrationProcessTest {
     private static HostCriticalDevices.Sources critical(Path tree) {
         return new HostCriticalDevices.Sources(tree, tree.resolve("proc/mounts"), tree.resolve("proc/net/route"),
                 tree.resolve("proc/net/ipv6_route"));
-    }
-
-    /** Copies a sysfs tree, links as links, where the daemon expects its emulated kernel's copy. */
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (var walk = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path dest = to.resolve(from.relativize(p).toString());
-                if (Files.isSymbolicLink(p)) {
-                    Files.createSymbolicLink(dest, Files.readSymbolicLink(p));
-                } else if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(dest);
-                } else {
-                    Files.copy(p, dest, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES, java.nio.file.LinkOption.NOFOLLOW_LINKS);
-                }
-            }
-        }
     }
 
     /** The dom0 driver a function is bound to, read from the daemon's sysfs copy (null: unbound). */

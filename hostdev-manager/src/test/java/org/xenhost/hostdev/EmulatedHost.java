@@ -9,9 +9,7 @@ import org.xenhost.pci.PciAddress;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -50,7 +48,7 @@ final class EmulatedHost implements AutoCloseable {
 
     static EmulatedHost of(String fixture, Path dir, Duration resetLatency) throws IOException {
         Path tree = dir.resolve("sysfs");
-        copyTree(fixtureTree(fixture), tree);
+        org.xenhost.fixtures.Fixtures.copyTree(fixture, tree);
         EmulatedLibxl libxl = EmulatedLibxl.open(dir.resolve("xen"),
                 tree, HostSettings.DEFAULT.withResetLatency(resetLatency));
         return new EmulatedHost(tree, dir.resolve("state"), libxl);
@@ -68,21 +66,6 @@ final class EmulatedHost implements AutoCloseable {
         Path root = Path.of(System.getProperty("xenhost.root", "..")).resolve("fixtures/sysfs").resolve(fixture);
         assertTrue(Files.isDirectory(root.resolve("sys/bus/pci/devices")), "fixture tree " + root);
         return root;
-    }
-
-    static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path dest = to.resolve(from.relativize(p).toString());
-                if (Files.isSymbolicLink(p)) {
-                    Files.createSymbolicLink(dest, Files.readSymbolicLink(p));
-                } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(dest);
-                } else {
-                    Files.copy(p, dest, StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
-                }
-            }
-        }
     }
 
     HostCriticalDevices.Sources critical() {
