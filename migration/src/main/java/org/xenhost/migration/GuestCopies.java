@@ -62,10 +62,16 @@ final class GuestCopies {
         return domid;
     }
 
-    /** Destination: drop the received copy, but only while it is still the paused incoming one. */
+    /**
+     * Destination: drop the received copy while it has not run: the paused incoming one, or one a failed commit
+     * already renamed to the guest's name but could not unpause (the source resumes the guest, so it must go).
+     */
     void destroyIncoming(MigrationCookie c) throws LibxlException {
         Optional<DomainInfo> d = find(c.uuid());
-        if (d.isPresent() && c.incomingName().equals(d.get().name())) {
+        boolean incoming = d.isPresent() && c.incomingName().equals(d.get().name());
+        boolean stuckInCommit = d.isPresent() && c.destinationName().equals(d.get().name())
+                && d.get().state() == DomainState.PAUSED;
+        if (incoming || stuckInCommit) {
             libxl.destroy(d.get().domid());
         }
         if (!c.replug().isEmpty()) {

@@ -153,13 +153,23 @@ public final class SourceSession {
         synchronized (svc.lockFor(id)) {
             if (entry.phase() == Phase.MIGRATED_AWAY) {
                 // 7. the destination runs the guest: the source copy goes
+                boolean destroyed = true;
                 try {
                     svc.copies().destroySource(entry.cookie());
                 } catch (LibxlException | RuntimeException e) {
-                    log.warn("migration {}: the destination runs {}, but destroying the source copy failed: {}", id, guest.name(), e.getMessage());
+                    destroyed = false;
+                    log.warn("migration {}: the destination runs {}, but destroying the paused source copy {}--migratedaway "
+                            + "failed: {}; retrying in the background (its devices are released once it is gone)",
+                            id, guest.name(), guest.name(), e.getMessage());
                 }
-                advance(Phase.COMMITTED, "completed");
-                svc.host().outgoingCommitted(guest.uuid(), options);
+                if (destroyed) {
+                    advance(Phase.COMMITTED, "completed");
+                    svc.host().outgoingCommitted(guest.uuid(), options);
+                } else {
+                    // not COMMITTED: that is final, and would leave the paused copy and its devices behind for good;
+                    // recovery asks the destination (which runs the guest) and commits, destroying the copy
+                    svc.recoverLater(entry);
+                }
                 progress.finish("completed", null);
                 log.info("migration {}: {} now runs on {} (downtime {} ms)", id, guest.name(), destHost, progress.snapshot().downtimeMs());
             } else if (entry.phase() != Phase.COMMITTED) {
