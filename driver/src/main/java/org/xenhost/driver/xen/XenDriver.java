@@ -472,14 +472,13 @@ public final class XenDriver implements Driver {
                     throw failed("unpause domain '" + r.name() + "'", ex);
                 }
             } catch (RuntimeException ex) {
-                // unwind 5..3: the devices the domain got go back, then the domain itself
-                destroyQuietly(domid, r.name());
-                if (!owned.isEmpty()) {
-                    releaseDevices(r.uuid(), r.name());
-                }
+                // unwind 5..3: the domain goes, then every device the journal still gives it (also when the
+                // manager's own unwind stopped halfway, so nothing was reported as owned)
+                boolean gone = destroyQuietly(domid, r.name());
+                releaseDevices(r.uuid(), r.name());
                 persist(r);
                 log.warn("domain {} did not start: {}", r.name(), ex.getMessage());
-                throw ex;
+                throw gone ? ex : leftPaused(ex, domid);
             }
             // 6. record it running
             DomainRecord running = r.withRuntime(domid, RunState.RUNNING).withJob(null).withDevices(owned);
@@ -699,12 +698,11 @@ public final class XenDriver implements Driver {
                             libxl.unpause(domid);
                         }
                     } catch (LibxlException | RuntimeException ex) {
-                        destroyQuietly(domid, r.name());
-                        if (!owned.isEmpty()) {
-                            releaseDevices(uuid, r.name());
-                        }
-                        throw ex instanceof LibxlException le ? failed("unpause the restored domain '" + r.name() + "'", le)
-                                : (RuntimeException) ex;
+                        boolean gone = destroyQuietly(domid, r.name());
+                        releaseDevices(uuid, r.name());
+                        RuntimeException why = ex instanceof LibxlException le
+                                ? failed("unpause the restored domain '" + r.name() + "'", le) : (RuntimeException) ex;
+                        throw gone ? why : leftPaused(why, domid);
                     }
                 } catch (RuntimeException ex) {
                     persist(r);
@@ -1417,14 +1415,24 @@ public final class XenDriver implements Driver {
         }
     }
 
-    private void destroyQuietly(int domid, String name) {
+    /** @return whether the domain is gone */
+    private boolean destroyQuietly(int domid, String name) {
         try {
             libxl.destroy(domid);
         } catch (LibxlException e) {
             if (e.error() != LibxlError.DOMAIN_NOTFOUND) {
                 log.warn("domain {}: could not destroy domid {} while unwinding: {}", name, domid, e.getMessage());
+                return false;
             }
         }
+        return true;
+    }
+
+    /** The unwind's failure, plus what the operator must do about a half-made domain Xen would not destroy. */
+    private static DriverException leftPaused(RuntimeException why, int domid) {
+        DriverError kind = why instanceof DriverException d ? d.error() : DriverError.FAILED;
+        return new DriverException(kind, why.getMessage() + "; domid " + domid + " could not be destroyed and stays "
+                + "paused: remove it with 'xl destroy " + domid + "'", why);
     }
 
     /**
