@@ -130,6 +130,15 @@ final class LibxlPciOps {
         }
     }
 
+    /** libxl resets a function around attach and detach but goes on whatever the reset says. */
+    private static void resetIgnoringFailure(EmulatedKernel k, String bdf) {
+        try {
+            lockedReset(k, bdf);
+        } catch (LibxlException e) {
+            LOG.warn("{}", e.getMessage());
+        }
+    }
+
     // ---- libxl_device_pci_assignable_add (xen-facts 1.2) -------------------------------------------------
 
     void assignableAdd(LibxlDevicePci pci, boolean rebind) throws LibxlException {
@@ -365,16 +374,8 @@ final class LibxlPciOps {
             // 6. in use
             xs().write(key + "/domid", Integer.toString(domid));
             undo.push(() -> xs().rm(key + "/domid"));
-            // 7. reset; the result is ignored, as libxl does
-            try {
-                if (Files.exists(k.deviceDir(bdf).resolve("reset"))) {
-                    k.write(k.deviceDir(bdf).resolve("reset"), "1");
-                } else {
-                    LOG.warn("The kernel doesn't support reset from sysfs for PCI device {}", bdf);
-                }
-            } catch (IOException e) {
-                LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
-            }
+            // 7. reset (libxl's one recipe, as pciReset runs it); the result is ignored, as libxl does
+            resetIgnoringFailure(k, bdf);
             // 11. permissive, then (10, 11) under the domain's backend lock: guest slot, IOMMU, backend
             if (pci.permissive()) {
                 try {
@@ -447,14 +448,7 @@ final class LibxlPciOps {
         }
         // 3. the emulated device model lets go at once. 4. reset the function (only the device's lock is held)
         if ((attached.get().vdevfn() & 7) == 0 && kernel != null) {
-            try {
-                Path reset = kernel.deviceDir(bdf).resolve("reset");
-                if (Files.exists(reset)) {
-                    kernel.write(reset, "1");
-                }
-            } catch (IOException e) {
-                LOG.warn("reset of {} failed: {}", bdf, e.getMessage());
-            }
+            resetIgnoringFailure(kernel, bdf);
         }
         onBackend(domid, "remove " + bdf + " from domain " + domid + "'s PCI backend", () -> {
             try {
