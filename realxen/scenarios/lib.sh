@@ -117,7 +117,8 @@ wait_heartbeat() {
 
 # ---- more daemons in this dom0 (scenario 4: two toolstacks on one Xen, as xl's own localhost migration tests) ----
 # Daemon NAME keeps its state in /var/lib/xenhost-NAME, answers on /run/xenhost/NAME.sock, listens for migrations
-# on 127.0.0.1:PORT with the TLS identity rx-NAME from one CA in $PKI, and accepts peers rx-*.
+# on 127.0.0.1:PORT with the TLS identity rx-NAME from one CA in $PKI, and accepts peers rx-*. Under TCG a cold
+# JVM's first TLS connection took over 10 s (the transport's default limit), hence --peer-timeout.
 PKI=/var/lib/xenhost-pki
 
 # Creates the CA and the daemons' certificates with `xenhost pki` (once per boot).
@@ -132,6 +133,7 @@ daemon_start() {
   mkdir -p /var/lib/xenhost-$1 /run/xenhost
   java $JAVA_OPTS -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost-$1 \
     --admin-socket /run/xenhost/$1.sock --listen 127.0.0.1:$2 --tls-dir $PKI --tls-name rx-$1 --allow-peer 'CN=rx-*' \
+    --peer-timeout 120 \
     > /run/xenhostd-$1.log 2>&1 &
   echo $! > /run/xenhostd-$1.pid
 }

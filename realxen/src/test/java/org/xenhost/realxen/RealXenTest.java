@@ -351,8 +351,7 @@ class RealXenTest {
         Harness.Run run = boot.scenario("xhmigrate");
 
         // 1. aborted mid-stream
-        assertTrue(!run.text("abort.rc").trim().equals("0"), "an aborted migrate exits non-zero:
-" + run.text("abort.jsonl"));
+        assertTrue(!run.text("abort.rc").trim().equals("0"), "an aborted migrate exits non-zero:\n" + run.text("abort.jsonl"));
         JsonNode jobMidStream = JSON.readTree(run.text("abort-jobinfo.json"));
         assertEquals("migrate-out", jobMidStream.get("kind").asText(), "domjobinfo mid-stream: " + jobMidStream);
         assertTrue(jobMidStream.get("migration").get("bytes").asLong() > 1 << 20, "domjobinfo mid-stream: " + jobMidStream);

@@ -41,6 +41,9 @@ final class DaemonCommand implements Callable<Integer> {
     List<String> allowPeers;
     @Option(names = "--emulated-memory", paramLabel = "MiB", description = "memory of a newly created emulated host")
     String emulatedMemory;
+    @Option(names = "--peer-timeout", paramLabel = "SECONDS",
+            description = "a migration peer counts as gone after this long without connecting or answering (default 10)")
+    String peerTimeout;
 
     @Override
     public Integer call() throws Exception {
@@ -63,6 +66,7 @@ final class DaemonCommand implements Callable<Integer> {
         flags.put("tls_name", tlsName);
         flags.put("allow_peer", allowPeers);
         flags.put("emulated_memory", emulatedMemory);
+        flags.put("peer_timeout", peerTimeout);
         DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
         Xenhostd d = Xenhostd.start(config, hostFacts());
         // SIGTERM/SIGINT end the daemon cleanly (exit 0, as systemd expects), not with the JVM's 143
