@@ -116,9 +116,10 @@ wait_heartbeat() {
 }
 
 # ---- more daemons in this dom0 (scenario 4: two toolstacks on one Xen, as xl's own localhost migration tests) ----
-# Daemon NAME keeps its state in /var/lib/xenhost-NAME, answers on /run/xenhost/NAME.sock, listens for migrations
+# Daemon NAME keeps its state in /var/lib/xenhost-NAME, logs to $OUT/xenhostd-NAME.log (on the share, so it can be
+# read while the scenario runs), answers on /run/xenhost/NAME.sock, listens for migrations
 # on 127.0.0.1:PORT with the TLS identity rx-NAME from one CA in $PKI, and accepts peers rx-*. Under TCG a cold
-# JVM's first TLS connection took over 10 s (the transport's default limit), hence --peer-timeout.
+# JVM's first TLS connection took 110 s (the transport's default limit is 10 s), hence --peer-timeout.
 PKI=/var/lib/xenhost-pki
 
 # Creates the CA and the daemons' certificates with `xenhost pki` (once per boot).
@@ -131,10 +132,11 @@ pki_up() {
 # Starts daemon NAME on migration port PORT (returns at once; daemons_wait waits).
 daemon_start() {
   mkdir -p /var/lib/xenhost-$1 /run/xenhost
-  java $JAVA_OPTS -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost-$1 \
+  java $JAVA_OPTS -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.log.org.xenhost.transport=debug \
+    -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost-$1 \
     --admin-socket /run/xenhost/$1.sock --listen 127.0.0.1:$2 --tls-dir $PKI --tls-name rx-$1 --allow-peer 'CN=rx-*' \
-    --peer-timeout 120 \
-    > /run/xenhostd-$1.log 2>&1 &
+    --peer-timeout 300 \
+    > $OUT/xenhostd-$1.log 2>&1 &
   echo $! > /run/xenhostd-$1.pid
 }
 
@@ -142,30 +144,38 @@ daemon_start() {
 daemons_wait() {
   for _n in "$@"; do
     _i=0
-    until [ -S /run/xenhost/$_n.sock ] && grep -q 'migration listener on' /run/xenhostd-$_n.log; do
-      alive /run/xenhostd-$_n.pid || { echo "xenhostd $_n exited:"; cat /run/xenhostd-$_n.log; return 1; }
-      [ $_i -lt 600 ] || { echo "xenhostd $_n not up in 600 s:"; cat /run/xenhostd-$_n.log; return 1; }
+    until [ -S /run/xenhost/$_n.sock ] && grep -q 'migration listener on' $OUT/xenhostd-$_n.log; do
+      alive /run/xenhostd-$_n.pid || { echo "xenhostd $_n exited:"; cat $OUT/xenhostd-$_n.log; return 1; }
+      [ $_i -lt 600 ] || { echo "xenhostd $_n not up in 600 s:"; cat $OUT/xenhostd-$_n.log; return 1; }
       sleep 1; _i=$((_i + 1))
     done
   done
 }
 
-# Waits until the migration job of $GUEST on the daemon at socket $1 has sent more than 1 MiB (at most 120 s).
+# Waits until the migration job of $GUEST on the daemon at socket $1 has sent more than 1 MiB (at most 120 s);
+# gives up at once when file $2 appears (the migrate command ended before that).
 wait_streaming() {
   _i=0
   while [ $_i -lt 240 ]; do
-    _b=$(_request xenhost -c "$1" domjobinfo $GUEST --json 2>/dev/null | grep -o '"bytes":[0-9]*' | head -n 1 | cut -d: -f2)
+    [ ! -f "$2" ] || { echo "the migration of $GUEST ended before streaming:"; cat "${2%.rc}.err"; return 1; }
+    _b=$(_request xenhost -c "$1" domjobinfo $GUEST --json 2>/dev/null | grep -o '"bytes" *: *[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)
     [ "${_b:-0}" -gt 1048576 ] && return 0
     sleep 0.5; _i=$((_i + 1))
   done
   echo "the migration of $GUEST sent no data within 120 s"; return 1
 }
 
-# Waits until file $1 exists (at most $2 seconds).
+# Waits until file $1 exists (at most $2 seconds). On a timeout every JVM here prints its threads (SIGQUIT: into
+# its log), so a hang can be read afterwards.
 wait_file() {
   _i=0
   while [ ! -f "$1" ]; do
-    [ $_i -lt $(($2 * 2)) ] || { echo "$1 did not appear within $2 s"; return 1; }
+    if [ $_i -ge $(($2 * 2)) ]; then
+      echo "$1 did not appear within $2 s; thread dumps of the JVMs follow in their logs"
+      for _p in /run/realxen-cli.pid /run/xenhostd*.pid; do ! alive "$_p" || kill -QUIT "$(cat "$_p")"; done
+      sleep 10; cp /run/cli-server.log $OUT/ 2>/dev/null || true
+      return 1
+    fi
     sleep 0.5; _i=$((_i + 1))
   done
 }

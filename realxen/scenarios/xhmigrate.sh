@@ -10,10 +10,12 @@
 #                    heartbeat-before / heartbeats-after, xl-list-after.txt, list-src.json / list-dst.json
 . /share/lib.sh
 fresh_start
-trap 'cp /run/cli-server.log /run/xenhostd-src.log /run/xenhostd-dst.log /run/xenhostd-dst-killed.log $OUT/ 2>/dev/null || true' EXIT
+trap 'cp /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
 mark scenario-xhmigrate
 # the other scenarios' daemon has nothing to do here; on dom0's one vCPU it would only slow the two below
 if alive /run/xenhostd.pid; then kill "$(cat /run/xenhostd.pid)"; fi
+# a retried attempt (after a guest panic) starts from clean daemons, not from the failed attempt's state
+for d in src dst; do if alive /run/xenhostd-$d.pid; then kill -9 "$(cat /run/xenhostd-$d.pid)"; fi; rm -rf /var/lib/xenhost-$d /run/xenhost/$d.sock; done
 log=/var/log/xen/console/guest-$GUEST.log
 SRC=/run/xenhost/src.sock
 DST=/run/xenhost/dst.sock
@@ -34,7 +36,7 @@ mark guest-alive
 heartbeat $GUEST > $OUT/abort-heartbeat-before
 lines=$(wc -l < $log)
 ( xs migrate $GUEST $DEST --bandwidth 4 --json > $OUT/abort.jsonl 2> $OUT/abort.err; echo $? > $OUT/abort.rc ) &
-wait_streaming $SRC
+wait_streaming $SRC $OUT/abort.rc
 xs domjobinfo $GUEST --json > $OUT/abort-jobinfo.json
 xs domjobabort $GUEST
 wait_file $OUT/abort.rc 180
@@ -49,7 +51,7 @@ xl list > $OUT/abort-xl-list.txt
 heartbeat $GUEST > $OUT/kill-heartbeat-before
 lines=$(wc -l < $log)
 ( xs migrate $GUEST $DEST --bandwidth 4 --json > $OUT/kill.jsonl 2> $OUT/kill.err; echo $? > $OUT/kill.rc ) &
-wait_streaming $SRC
+wait_streaming $SRC $OUT/kill.rc
 kill -9 "$(cat /run/xenhostd-dst.pid)"
 mark destination-killed
 wait_file $OUT/kill.rc 180
@@ -57,7 +59,7 @@ wait_heartbeat $GUEST "$(cat $OUT/kill-heartbeat-before)" 120
 sleep 3
 heartbeats_since $GUEST $lines > $OUT/kill-heartbeats-after
 xl list > $OUT/kill-xl-list.txt
-mv /run/xenhostd-dst.log /run/xenhostd-dst-killed.log
+mv $OUT/xenhostd-dst.log $OUT/xenhostd-dst-killed.log
 daemon_start dst 7102
 timed restart-dst daemons_wait dst
 _i=0
