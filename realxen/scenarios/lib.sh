@@ -158,22 +158,26 @@ wait_streaming() {
   _i=0
   while [ $_i -lt 240 ]; do
     [ ! -f "$2" ] || { echo "the migration of $GUEST ended before streaming:"; cat "${2%.rc}.err"; return 1; }
+    [ $_i -ne 200 ] || dump_jvms   # 100 s without a byte: record where everything waits
     _b=$(_request xenhost -c "$1" domjobinfo $GUEST --json 2>/dev/null | grep -o '"bytes" *: *[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)
     [ "${_b:-0}" -gt 1048576 ] && return 0
     sleep 0.5; _i=$((_i + 1))
   done
-  echo "the migration of $GUEST sent no data within 120 s"; return 1
+  echo "the migration of $GUEST sent no data within 120 s"; dump_jvms; return 1
 }
 
-# Waits until file $1 exists (at most $2 seconds). On a timeout every JVM here prints its threads (SIGQUIT: into
-# its log), so a hang can be read afterwards.
+# Every JVM here prints its threads (SIGQUIT, into its log), so a hang can be read afterwards.
+dump_jvms() {
+  echo "thread dumps of the JVMs follow in their logs"
+  for _p in /run/realxen-cli.pid /run/xenhostd*.pid; do ! alive "$_p" || kill -QUIT "$(cat "$_p")"; done
+  sleep 10; cp /run/cli-server.log $OUT/ 2>/dev/null || true
+}
+
 wait_file() {
   _i=0
   while [ ! -f "$1" ]; do
     if [ $_i -ge $(($2 * 2)) ]; then
-      echo "$1 did not appear within $2 s; thread dumps of the JVMs follow in their logs"
-      for _p in /run/realxen-cli.pid /run/xenhostd*.pid; do ! alive "$_p" || kill -QUIT "$(cat "$_p")"; done
-      sleep 10; cp /run/cli-server.log $OUT/ 2>/dev/null || true
+      echo "$1 did not appear within $2 s"; dump_jvms
       return 1
     fi
     sleep 0.5; _i=$((_i + 1))

@@ -22,7 +22,12 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class SourceSession {
     private static final Logger log = LoggerFactory.getLogger(SourceSession.class);
-    private static final Duration PREPARE_WAIT = Duration.ofSeconds(30);
+    /**
+     * How long the destination may take to answer prepare (its checks) and the commit (rename, unpause): generous,
+     * because a destination that has just started pays for its first host-facts read and libxl calls here (on real
+     * Xen under emulation that took over 30 s); a destination that is gone is noticed sooner, by the connection.
+     */
+    private static final Duration PREPARE_WAIT = Duration.ofSeconds(120);
     private static final Duration POLL = Duration.ofMillis(200);
 
     private final MigrationService svc;

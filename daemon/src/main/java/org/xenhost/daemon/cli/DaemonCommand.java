@@ -68,7 +68,19 @@ final class DaemonCommand implements Callable<Integer> {
         flags.put("emulated_memory", emulatedMemory);
         flags.put("peer_timeout", peerTimeout);
         DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
-        Xenhostd d = Xenhostd.start(config, hostFacts());
+        Supplier<HostFacts> facts = hostFacts();
+        Xenhostd d = Xenhostd.start(config, facts);
+        // read OSHI's facts now, in the background: the first migration (its cookie, the destination's checks)
+        // or `host info` would otherwise pay OSHI's slow start while a peer waits
+        Thread warm = new Thread(() -> {
+            try {
+                facts.get();
+            } catch (RuntimeException e) {
+                // reported by the call that needs the facts
+            }
+        }, "host-facts");
+        warm.setDaemon(true);
+        warm.start();
         // SIGTERM/SIGINT end the daemon cleanly (exit 0, as systemd expects), not with the JVM's 143
         for (String sig : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(d::close, "xenhostd-stop").start());
