@@ -1,8 +1,7 @@
 # Scenario 4 (and xenhost's half of 5): live migration over xenhost's TLS channel between two xenhostd in this one
-# dom0 (separate state directories, sockets, ports and certificates; localhost, as xl's own tests do). The abort
-# and the destination's kill use a PV guest migrated non-live (PV cannot log dirty pages on Debian's Xen): a PVH
-# guest kept in log-dirty mode by a throttled stream died of the TCG fault (README.md) in most attempts. The live
-# migration itself uses a PVH guest. Evidence for SameHostMigrationRealXenIT:
+# dom0 (separate state directories, sockets, ports and certificates; localhost, as xl's own tests do). PVH guests
+# throughout: a PV guest's migration fails here even with --no-live ("Failed to enable logdirty", Debian's Xen has
+# no shadow paging). Evidence for SameHostMigrationRealXenIT:
 #   abort-*          a migration throttled to 4 MiB/s, aborted with domjobabort once streaming:
 #                    .jsonl/.err/.rc the migrate command's events and exit, jobinfo.json domjobinfo mid-stream,
 #                    xl-list.txt, heartbeat-before / heartbeats-after (the guest ran on at the source)
@@ -30,7 +29,7 @@ daemon_start src 7101
 daemon_start dst 7102
 timed daemons-up daemons_wait src dst
 mark daemons-up
-timed create xs create /share/guest-pv.cfg
+timed create xs create /share/guest.cfg
 wait_heartbeat $GUEST 2 300
 mark guest-alive
 
@@ -38,7 +37,7 @@ mark guest-alive
 heartbeat $GUEST > $OUT/abort-heartbeat-before
 lines=$(wc -l < $log)
 # (sh -e: a failing command would end the subshell before it wrote the exit code, hence `|| rc=$?`)
-( rc=0; xs migrate $GUEST $DEST --no-live --bandwidth 4 --json > $OUT/abort.jsonl 2> $OUT/abort.err || rc=$?; echo $rc > $OUT/abort.rc ) &
+( rc=0; xs migrate $GUEST $DEST --bandwidth 4 --json > $OUT/abort.jsonl 2> $OUT/abort.err || rc=$?; echo $rc > $OUT/abort.rc ) &
 wait_streaming $SRC $OUT/abort.rc
 xs domjobinfo $GUEST --json > $OUT/abort-jobinfo.json
 xs domjobabort $GUEST
@@ -53,7 +52,7 @@ xl list > $OUT/abort-xl-list.txt
 #    destroys the paused copy the killed one left (its journal says it never got "go")
 heartbeat $GUEST > $OUT/kill-heartbeat-before
 lines=$(wc -l < $log)
-( rc=0; xs migrate $GUEST $DEST --no-live --bandwidth 4 --json > $OUT/kill.jsonl 2> $OUT/kill.err || rc=$?; echo $rc > $OUT/kill.rc ) &
+( rc=0; xs migrate $GUEST $DEST --bandwidth 4 --json > $OUT/kill.jsonl 2> $OUT/kill.err || rc=$?; echo $rc > $OUT/kill.rc ) &
 wait_streaming $SRC $OUT/kill.rc
 kill -9 "$(cat /run/xenhostd-dst.pid)"
 mark destination-killed
@@ -70,11 +69,7 @@ while xl list | grep -q -- "$GUEST--incoming" && [ $_i -lt 120 ]; do sleep 1; _i
 xl list > $OUT/kill-xl-list-restarted.txt
 mark destination-restarted
 
-# 3. the live migration itself, of a PVH guest, with progress events and the reported downtime
-xs destroy $GUEST
-: > $log
-timed create-pvh xs create /share/guest.cfg
-wait_heartbeat $GUEST 2 300
+# 3. the live migration itself, with progress events and the reported downtime
 heartbeat $GUEST > $OUT/heartbeat-before
 lines=$(wc -l < $log)
 timed xh-migrate xs migrate $GUEST $DEST --json > $OUT/migrate.jsonl
