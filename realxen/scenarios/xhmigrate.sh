@@ -1,7 +1,7 @@
 # Scenario 4 (and xenhost's half of 5): live migration over xenhost's TLS channel between two xenhostd in this one
 # dom0 (separate state directories, sockets, ports and certificates; localhost, as xl's own tests do). PVH guests
-# throughout: a PV guest's migration fails here even with --no-live ("Failed to enable logdirty", Debian's Xen has
-# no shadow paging). Evidence for SameHostMigrationRealXenIT:
+# throughout: a PV guest's migration failed here even with --no-live ("Failed to enable logdirty"; not yet
+# understood, since `xenhost save` of a PV guest works). Evidence for SameHostMigrationRealXenIT:
 #   abort-*          a migration throttled to 4 MiB/s, aborted with domjobabort once streaming:
 #                    .jsonl/.err/.rc the migrate command's events and exit, jobinfo.json domjobinfo mid-stream,
 #                    xl-list.txt, heartbeat-before / heartbeats-after (the guest ran on at the source)
