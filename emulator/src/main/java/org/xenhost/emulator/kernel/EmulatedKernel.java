@@ -75,7 +75,16 @@ public final class EmulatedKernel {
     private final Map<String, Integer> headerTypes = new ConcurrentHashMap<>();
     /** The slots file, written outside {@link #pcibackLists} for every change published so far. */
     private final org.xenhost.emulator.io.GroupCommit<Set<SlotId>> slotsFile =
-            new org.xenhost.emulator.io.GroupCommit<>(this::persistSlots);
+            new org.xenhost.emulator.io.GroupCommit<>(null, this::persistSlots, (onDisk, markFailed) -> {
+                // the file is the state: after a failed write the list is read from it again
+                this.pcibackLists.lock();
+                try {
+                    markFailed.run();
+                    this.slotCache = null;
+                } finally {
+                    this.pcibackLists.unlock();
+                }
+            });
     /** device_lock: one per BDF, taken for the whole reaction to a write on that device. */
     private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
     /** pciback's slot and permissive lists: short read-modify-write sections only, never across a reset. */
