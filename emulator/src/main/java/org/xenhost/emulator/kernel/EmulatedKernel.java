@@ -667,10 +667,16 @@ public final class EmulatedKernel {
     /** The driver the device is bound to (name of the {@code driver} link's target). */
     public Optional<String> boundDriver(String bdf) throws IOException {
         Path link = deviceDir(bdf).resolve("driver");
-        if (!Files.isSymbolicLink(link)) {
+        // access(2) through the link: false without an exception when unbound (an lstat that fails costs a
+        // NoSuchFileException with its stack trace, on every bind); a driver link always leads to its driver
+        if (!Files.exists(link)) {
             return Optional.empty();
         }
-        return Optional.of(Files.readSymbolicLink(link).getFileName().toString());
+        try {
+            return Optional.of(Files.readSymbolicLink(link).getFileName().toString());
+        } catch (NoSuchFileException | java.nio.file.NotLinkException e) {
+            return Optional.empty(); // unbound between the two calls (no device lock held by this reader)
+        }
     }
 
     /** The device's driver_override, or null when unset ({@code (null)}). */
