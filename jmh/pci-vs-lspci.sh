@@ -51,12 +51,12 @@ oc=$("${ours_cmd[@]}" | python3 -c 'import json,sys; print(len(json.load(sys.std
 if [ "${JMH:-1}" != 0 ]; then
   # shellcheck disable=SC2086
   java ${JMH_JAVA_OPTS:-} -jar "$bench" 'org.xenhost.jmh.pci.PciEnumeration' -p root="$tree" \
-    -wi 2 -w 2s -i 3 -r 2s -f 1 -rf json -rff "$tmp/jmh.json" >"$tmp/jmh.log" 2>&1 \
+    -wi 4 -w 3s -i 4 -r 3s -f 1 -rf json -rff "$tmp/jmh.json" >"$tmp/jmh.log" 2>&1 \
     || { cat "$tmp/jmh.log" >&2; exit 1; }
   # shellcheck disable=SC2086
   java ${JMH_JAVA_OPTS:-} -jar "$bench" 'org.xenhost.jmh.pci.PciEnumeration.scanOneThread' -p root="$tree" \
     -jvmArgsAppend -Dorg.xenhost.pci.uring=false \
-    -wi 2 -w 2s -i 3 -r 2s -f 1 -rf json -rff "$tmp/jmh-nouring.json" >"$tmp/jmh-nouring.log" 2>&1 \
+    -wi 4 -w 3s -i 4 -r 3s -f 1 -rf json -rff "$tmp/jmh-nouring.json" >"$tmp/jmh-nouring.log" 2>&1 \
     || { cat "$tmp/jmh-nouring.log" >&2; exit 1; }
   python3 - "$tmp/jmh.json" "$tmp/jmh-nouring.json" <<'PY'
 import json, sys
