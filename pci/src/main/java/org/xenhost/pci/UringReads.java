@@ -27,7 +27,8 @@ import java.nio.ByteOrder;
  *
  * <p>One instance per thread (the ring is created with {@code IORING_SETUP_SINGLE_ISSUER}); not thread-safe.
  * {@link #open} returns null where io_uring is missing, disabled ({@code kernel.io_uring_disabled}), refused by a
- * seccomp filter or too old for direct descriptors (Linux 5.15): callers then read file by file.
+ * seccomp filter or too old for linked reads of direct descriptors (Linux 5.17, {@code IORING_FEAT_LINKED_FILE}):
+ * callers then read file by file.
  */
 final class UringReads implements AutoCloseable {
     // io_uring ABI (include/uapi/linux/io_uring.h); the system call numbers are the same on every architecture.
@@ -37,6 +38,7 @@ final class UringReads implements AutoCloseable {
     private static final int IORING_SETUP_SINGLE_ISSUER = 1 << 12;
     private static final int IORING_SETUP_DEFER_TASKRUN = 1 << 13;
     private static final int IORING_ENTER_GETEVENTS = 1;
+    private static final int IORING_FEAT_LINKED_FILE = 1 << 12;
     private static final int IORING_REGISTER_FILES = 2;
     private static final long IORING_OFF_SQ_RING = 0L;
     private static final long IORING_OFF_CQ_RING = 0x8000000L;
@@ -149,6 +151,12 @@ final class UringReads implements AutoCloseable {
             ring = (int) syscall(SYS_IO_URING_SETUP, entries, Pointer.nativeValue(params), 0, 0, 0, 0);
         }
         if (ring < 0) {
+            return null;
+        }
+        if ((params.getInt(20) & IORING_FEAT_LINKED_FILE) == 0) {
+            // Before Linux 5.17 a linked read looks its fixed file up when submitted, before the open has filled the
+            // slot (and before 5.15 an open cannot fill a slot at all): the chain would read nothing.
+            close(ring);
             return null;
         }
         int sqEntries = params.getInt(0);
@@ -345,7 +353,12 @@ final class UringReads implements AutoCloseable {
             }
             int file = (int) (ud & 0xffffffffL) >>> 2;
             switch ((int) (ud & 3)) {
-                case 0 -> openError[file] = Math.min(res, 0);
+                case 0 -> {
+                    if (res > 0) {
+                        close(res); // an ordinary descriptor: only a kernel ignoring file_index returns one
+                    }
+                    openError[file] = Math.min(res, 0);
+                }
                 case 1 -> readResult[file] = res;
                 case 3 -> secondRead[file] = res;
                 default -> {

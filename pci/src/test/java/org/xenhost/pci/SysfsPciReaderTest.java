@@ -502,9 +502,9 @@ class SysfsPciReaderTest {
         TinySysfs heavy = TinySysfs.sriovHeavy(tmp.resolve("heavy"), 10).uevents();
         NativeSysfsIo batching = NativeSysfsIo.load().batchingAlways();
         try (SysfsIo.Batch b = batching.batch(new String[] {"config"}, 1)) {
-            // Linux >= 5.15 with io_uring enabled, as on every machine this project builds on: else this compares
+            // Linux >= 5.17 with io_uring enabled, as on every machine this project builds on: else this compares
             // file by file with itself and proves nothing.
-            assertNotNull(b, "io_uring is unavailable (kernel.io_uring_disabled, seccomp or Linux < 5.15)");
+            assertNotNull(b, "io_uring is unavailable (kernel.io_uring_disabled, seccomp or Linux < 5.17)");
         }
         for (TinySysfs t : List.of(asus, heavy)) {
             PciInventory fileByFile = new SysfsPciReader(t.root(), NativeSysfsIo.load(), SysfsPciReader.ScanHook.NONE, 1).scan();
