@@ -203,8 +203,10 @@ public class MigrationThroughput {
             throw new IllegalStateException("migration " + s.outcome() + ": " + s.message());
         }
         double rate = s.bytes() / secs;
-        // model: the last dirty set at the measured stream rate, plus the fixed cost (state records, handshake)
-        double modelMs = s.finalPassPages() < 0 ? -1 : s.finalPassPages() * 4096.0 / rate * 1000;
+        // model: the last dirty set at this migration's stream (link) rate, plus the fixed cost (state records,
+        // journal writes, ready/go/result round trips, rename, unpause) that an empty last set measures
+        double linkRate = clock.seconds() > 0 ? clock.bytes() / clock.seconds() : rate;
+        double modelMs = s.finalPassPages() < 0 ? -1 : s.finalPassPages() * 4096.0 / linkRate * 1000;
         System.out.printf("# migration %s dirty=%d MiB/s: %.3f GB in %.3f s = %.3f GB/s (stream alone %.3f GB in %.3f s = "
                         + "%.3f GB/s), %d passes, downtime %d ms, last dirty set %d pages (%.1f ms at that rate); "
                         + "CPU %.3f s per GB (%s)%n",
