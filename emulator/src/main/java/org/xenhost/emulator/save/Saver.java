@@ -216,7 +216,7 @@ public final class Saver {
                         return;
                     }
                     pin[0].close();
-                    pin[0] = null;
+                    pin[0] = null; // if pinning again fails (destroyed meanwhile), finally has nothing to close
                     pin[0] = memory.pin();
                 }
             });
