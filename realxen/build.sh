@@ -136,6 +136,10 @@ if ! fresh rootfs.img "$k"; then
   while read -r e; do LD_LIBRARY_PATH=$libpath ldd "$e" 2>/dev/null || true; done < "$tmp/elves" \
     | awk '/=> \//{print $3} /^\t\/lib64/{print $1}' | sort -u > "$tmp/libs"
   echo /lib/x86_64-linux-gnu/libgcc_s.so.1 >> "$tmp/libs"
+  # glibc's compatibility names, which no packaged ELF here links but the native libraries netty unpacks from the
+  # xenhost jar at run time do (epoll and BoringSSL need libdl.so.2; without them the daemon falls back to NIO and
+  # the JDK's TLS, whose first handshake under TCG took 110 s)
+  for l in libdl.so.2 libpthread.so.0 librt.so.1 libm.so.6; do echo "/lib/x86_64-linux-gnu/$l" >> "$tmp/libs"; done
   while read -r l; do
     case "$l" in "$r"/*) continue ;; esac
     [ -e "$r$l" ] || { mkdir -p "$r$(dirname "$l")"; cp -L "$l" "$r$l"; }

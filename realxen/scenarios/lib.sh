@@ -30,7 +30,8 @@ timed() {
 Q=/run/realxen-cli
 _seq=0
 _request() {
-  _seq=$((_seq + 1)); _id=$(basename $OUT)-$(printf %04d $_seq)
+  # a random tail keeps ids unique across subshells ($(...) and `&` copy _seq), so no answer is read twice
+  _seq=$((_seq + 1)); _id=$(basename $OUT)-$(printf %04d $_seq)-$(cut -c1-8 /proc/sys/kernel/random/uuid)
   printf '%s\n' "$@" > $Q/$_id.tmp && mv $Q/$_id.tmp $Q/$_id.req
   while [ ! -f $Q/$_id.rc ]; do
     alive /run/realxen-cli.pid || { echo "the CLI server died:"; cat /run/cli-server.log; return 1; }
@@ -44,12 +45,17 @@ probe() { _request probe "$@"; }
 
 # Starts the CLI server and xenhostd on the real libxl (both JVMs at once) unless an earlier scenario of this boot
 # did; waits until both answer (up to 600 s). Their logs: /run/cli-server.log, /run/xenhostd.log (copied to $OUT).
-java_up() {
-  mkdir -p /var/lib/xenhost /run/xenhost $Q
+cli_start() {
+  mkdir -p /run/xenhost $Q
   if ! alive /run/realxen-cli.pid; then
     java $JAVA_OPTS -cp "$CP" org.xenhost.realxen.Probe serve $Q > /run/cli-server.log 2>&1 &
     echo $! > /run/realxen-cli.pid
   fi
+}
+
+java_up() {
+  mkdir -p /var/lib/xenhost
+  cli_start
   if ! alive /run/xenhostd.pid; then
     java $JAVA_OPTS -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost \
       --admin-socket "$SOCK" > /run/xenhostd.log 2>&1 &
@@ -107,4 +113,78 @@ wait_heartbeat() {
   fi
   guest_console_excerpt "$1"
   return 1
+}
+
+# ---- more daemons in this dom0 (scenario 4: two toolstacks on one Xen, as xl's own localhost migration tests) ----
+# Daemon NAME keeps its state in /var/lib/xenhost-NAME, logs to $OUT/xenhostd-NAME.log (on the share, so it can be
+# read while the scenario runs), answers on /run/xenhost/NAME.sock, listens for migrations
+# on 127.0.0.1:PORT with the TLS identity rx-NAME from one CA in $PKI, and accepts peers rx-*. Under TCG a cold
+# JVM's first TLS connection took 110 s (the transport's default limit is 10 s), hence --peer-timeout.
+PKI=/var/lib/xenhost-pki
+
+# Creates the CA and the daemons' certificates with `xenhost pki` (once per boot).
+pki_up() {
+  [ -f $PKI/ca-cert.pem ] && return 0
+  _request xenhost pki init-ca --dir $PKI > /dev/null || return 1
+  for _n in "$@"; do _request xenhost pki issue --dir $PKI --name rx-$_n --san 127.0.0.1 > /dev/null || return 1; done
+}
+
+# Starts daemon NAME on migration port PORT (returns at once; daemons_wait waits).
+daemon_start() {
+  mkdir -p /var/lib/xenhost-$1 /run/xenhost
+  java $JAVA_OPTS -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.log.org.xenhost.transport=debug \
+    -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost-$1 \
+    --admin-socket /run/xenhost/$1.sock --listen 127.0.0.1:$2 --tls-dir $PKI --tls-name rx-$1 --allow-peer 'CN=rx-*' \
+    --peer-timeout 300 \
+    > $OUT/xenhostd-$1.log 2>&1 &
+  echo $! > /run/xenhostd-$1.pid
+}
+
+# Waits (up to 600 s) until each named daemon answers on its socket and listens for migrations.
+daemons_wait() {
+  for _n in "$@"; do
+    _i=0
+    until [ -S /run/xenhost/$_n.sock ] && grep -q 'migration listener on' $OUT/xenhostd-$_n.log; do
+      alive /run/xenhostd-$_n.pid || { echo "xenhostd $_n exited:"; cat $OUT/xenhostd-$_n.log; return 1; }
+      [ $_i -lt 600 ] || { echo "xenhostd $_n not up in 600 s:"; cat $OUT/xenhostd-$_n.log; return 1; }
+      sleep 1; _i=$((_i + 1))
+    done
+  done
+}
+
+# Waits until the migration job of $GUEST on the daemon at socket $1 has sent more than 1 MiB (at most 120 s);
+# gives up at once when file $2 appears (the migrate command ended before that).
+wait_streaming() {
+  _i=0
+  while [ $_i -lt 240 ]; do
+    [ ! -f "$2" ] || { echo "the migration of $GUEST ended before streaming:"; cat "${2%.rc}.err"; return 1; }
+    [ $_i -ne 200 ] || dump_jvms   # 100 s without a byte: record where everything waits
+    _b=$(_request xenhost -c "$1" domjobinfo $GUEST --json 2>/dev/null | grep -o '"bytes" *: *[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)
+    [ "${_b:-0}" -gt 1048576 ] && return 0
+    sleep 0.5; _i=$((_i + 1))
+  done
+  echo "the migration of $GUEST sent no data within 120 s"; dump_jvms; return 1
+}
+
+# Every JVM here prints its threads (SIGQUIT, into its log), so a hang can be read afterwards.
+dump_jvms() {
+  echo "thread dumps of the JVMs follow in their logs"
+  for _p in /run/realxen-cli.pid /run/xenhostd*.pid; do ! alive "$_p" || kill -QUIT "$(cat "$_p")"; done
+  sleep 10; cp /run/cli-server.log $OUT/ 2>/dev/null || true
+}
+
+wait_file() {
+  _i=0
+  while [ ! -f "$1" ]; do
+    if [ $_i -ge $(($2 * 2)) ]; then
+      echo "$1 did not appear within $2 s"; dump_jvms
+      return 1
+    fi
+    sleep 0.5; _i=$((_i + 1))
+  done
+}
+
+# The heartbeat numbers guest $1 printed after console line $2.
+heartbeats_since() {
+  tail -n +"$(($2 + 1))" "/var/log/xen/console/guest-$1.log" | grep -o 'heartbeat [0-9]*' | cut -d' ' -f2
 }

@@ -19,6 +19,7 @@ import org.xenhost.transport.pki.HostCredentials;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 
@@ -59,12 +60,19 @@ public final class Xenhostd implements AutoCloseable {
         }
         Transport transport = null;
         PeerAcceptor listener = null;
+        XenDriver driver = null;
         try {
             // 1. the TLS migration port, when configured (there is no plaintext one)
             String endpoint = null;
             if (config.listen() != null) {
                 HostCredentials creds = HostCredentials.load(config.tlsDir(), config.tlsName());
-                transport = Transport.start(TransportConfig.builder(creds, PeerAllowlist.of(config.allowPeers())).build());
+                TransportConfig.Builder tc = TransportConfig.builder(creds, PeerAllowlist.of(config.allowPeers()));
+                if (config.peerTimeoutSeconds() > 0) {
+                    Duration t = Duration.ofSeconds(config.peerTimeoutSeconds());
+                    // silence is noticed within the timeout: keepalives go out five times as often
+                    tc.handshakeTimeout(t).idleTimeout(t).keepaliveInterval(t.dividedBy(5));
+                }
+                transport = Transport.start(tc.build());
                 listener = transport.listen(config.listen());
                 String hostName = config.listen().getAddress() != null && config.listen().getAddress().isAnyLocalAddress()
                         ? hostFacts.get().hostname() : config.listen().getHostString();
@@ -72,7 +80,7 @@ public final class Xenhostd implements AutoCloseable {
                 log.info("migration listener on {} ({})", endpoint, transport.description());
             }
             // 2. the driver (which settles interrupted migrations), then the admin socket
-            XenDriver driver = new XenDriver(host.libxl(), config.stateDir(), new DomainJobs(), hostFacts, host.devices(),
+            driver = new XenDriver(host.libxl(), config.stateDir(), new DomainJobs(), hostFacts, host.devices(),
                     host.sysfsRoot(), transport, endpoint);
             if (listener != null) {
                 driver.serveMigrations(listener);
@@ -81,8 +89,12 @@ public final class Xenhostd implements AutoCloseable {
             log.info("xenhostd ready: hypervisor {}, state {}, admin socket {}", config.hypervisor(), config.stateDir(), config.adminSocket());
             return new Xenhostd(config, host, driver, admin, transport, listener);
         } catch (IOException | RuntimeException e) {
+            // in reverse: the listener first, so no migration arrives at a driver being closed
             if (listener != null) {
                 listener.close();
+            }
+            if (driver != null) {
+                driver.close();
             }
             if (transport != null) {
                 transport.close();

@@ -236,6 +236,47 @@ class MigrationProcessTest {
         }
     }
 
+    /**
+     * {@code xenhost domjobabort} of a migration under way (the operator's abort, as Ctrl-C on {@code migrate}): the
+     * migrate command ends non-zero saying it was aborted, the guest runs on at the source, the destination keeps no
+     * copy, and both journals record the end (ROLLED_BACK at the source, DESTROYED at the destination).
+     */
+    @Test
+    void domjobabortDuringTheStreamKeepsTheGuestAtTheSource() throws Exception {
+        try (Pair p = new Pair(null, "host-b")) {
+            p.a.start();
+            p.b.start();
+            p.a.ok("create", cfg("shop", 256, "64M").toString());
+            CompletableFuture<DaemonProcess.Cli> m = CompletableFuture.supplyAsync(
+                    () -> p.a.cli("migrate", "shop", p.destB(), "--bandwidth", "16", "--json"));
+            await("the stream under way", () -> sent(p.a, "shop") > (8 << 20));
+            assertEquals("Job on shop aborted", p.a.ok("domjobabort", "shop").trim());
+            DaemonProcess.Cli r = m.get(60, TimeUnit.SECONDS);
+            assertEquals(1, r.exit(), r.out());
+            String[] lines = r.out().strip().split("\n");
+            JsonNode last = JSON.readTree(lines[lines.length - 1]);
+            assertEquals("failed", last.path("event").asText(), r.out());
+            assertTrue(last.path("message").asText().contains("aborted"), last.toString());
+            assertEquals("running", state(p.a, "shop"));
+            exactlyOneCopy(p.a, p.b, "shop");
+            assertTrue(journalPhases(tmp.resolve("a/state")).contains("rolled-back"), "source journal: " + journalPhases(tmp.resolve("a/state")));
+            await("the destination journals its copy destroyed", () -> journalPhases(tmp.resolve("b/state")).contains("destroyed"));
+        }
+    }
+
+    /** The phases the migration journals in a daemon's state directory record, as their JSON spells them. */
+    private static String journalPhases(Path state) {
+        StringBuilder all = new StringBuilder();
+        try (var files = Files.walk(state)) {
+            for (Path f : (Iterable<Path>) files.filter(x -> x.toString().contains("migration") && x.toString().endsWith(".json"))::iterator) {
+                all.append(Files.readString(f)).append('\n');
+            }
+        } catch (IOException e) {
+            return "";
+        }
+        return all.toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
     @Test
     void killOfTheSourceDuringTheStreamThenRestartKeepsTheGuestAtTheSource() throws Exception {
         try (Pair p = new Pair(null, "host-b")) {

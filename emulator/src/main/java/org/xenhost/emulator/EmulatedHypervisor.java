@@ -56,14 +56,16 @@ public final class EmulatedHypervisor implements AutoCloseable {
     private final Map<Integer, EmulatedDomain> domains = new ConcurrentHashMap<>();
     private final Xenstore xenstore;
     private final Map<String, Integer> assignments;
+    private final String hostId;
     private int domidRover;
     private long reservedBytes;
     private volatile boolean closed;
     private final GroupCommit<Map<String, Integer>> assignmentsFile;
 
-    private EmulatedHypervisor(Path dir, FileChannel lockFile, FileLock lock, HostSettings settings, int rover,
-                               Xenstore xenstore, Map<String, Integer> assignments) {
+    private EmulatedHypervisor(Path dir, FileChannel lockFile, FileLock lock, HostSettings settings, String hostId,
+                               int rover, Xenstore xenstore, Map<String, Integer> assignments) {
         this.dir = dir;
+        this.hostId = hostId;
         this.lockFile = lockFile;
         this.lock = lock;
         this.settings = settings;
@@ -105,11 +107,16 @@ public final class EmulatedHypervisor implements AutoCloseable {
             Path hostFile = dir.resolve("host.json");
             HostSettings effective = settings;
             int rover = 0;
+            // one id per emulated machine, kept for its life: two daemons on it see the same Xen (a same-host migration)
+            String hostId = "emulated:" + java.util.UUID.randomUUID();
             if (Files.exists(hostFile)) {
                 JsonNode n = JSON.readTree(hostFile.toFile());
                 effective = new HostSettings(n.get("total_memory").asLong(), n.get("dom0_memory").asLong(),
                         n.get("nr_cpus").asInt(), settings.resetLatency());
                 rover = n.get("domid_rover").asInt();
+                if (n.hasNonNull("host_id")) {
+                    hostId = n.get("host_id").asText();
+                }
             }
             Xenstore xs = Xenstore.open(dir.resolve("xenstore.json"));
             Map<String, Integer> assignments = new TreeMap<>();
@@ -117,7 +124,7 @@ public final class EmulatedHypervisor implements AutoCloseable {
             if (Files.exists(assignFile)) {
                 assignments.putAll(JSON.readValue(assignFile.toFile(), new TypeReference<Map<String, Integer>>() { }));
             }
-            EmulatedHypervisor h = new EmulatedHypervisor(dir, lockFile, lock, effective, rover, xs, assignments);
+            EmulatedHypervisor h = new EmulatedHypervisor(dir, lockFile, lock, effective, hostId, rover, xs, assignments);
             h.persistHost();
             h.loadDomains();
             return h;
@@ -153,6 +160,11 @@ public final class EmulatedHypervisor implements AutoCloseable {
 
     public Path dir() {
         return dir;
+    }
+
+    /** This emulated machine's identity, the same for every process that opens it (see {@code HostInfo.hostId}). */
+    public String hostId() {
+        return hostId;
     }
 
     public HostSettings settings() {
@@ -298,6 +310,7 @@ public final class EmulatedHypervisor implements AutoCloseable {
         n.put("dom0_memory", settings.dom0MemoryBytes());
         n.put("nr_cpus", settings.nrCpus());
         n.put("domid_rover", domidRover);
+        n.put("host_id", hostId);
         AtomicFiles.write(dir.resolve("host.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n));
     }
 

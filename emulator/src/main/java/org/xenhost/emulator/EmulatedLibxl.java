@@ -99,7 +99,7 @@ public final class EmulatedLibxl implements Libxl {
         checkOpen();
         HostSettings s = hv.settings();
         boolean iommu = kernel != null && Files.isDirectory(kernel.root().resolve("sys/kernel/iommu_groups"));
-        return new HostInfo(XEN_VERSION, s.totalMemoryBytes() >> 10, hv.freeBytes() >> 10, s.nrCpus(), true, iommu);
+        return new HostInfo(XEN_VERSION, s.totalMemoryBytes() >> 10, hv.freeBytes() >> 10, s.nrCpus(), true, iommu, hv.hostId());
     }
 
     // ---- domains -------------------------------------------------------------------------------------

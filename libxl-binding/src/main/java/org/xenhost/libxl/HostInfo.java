@@ -10,7 +10,11 @@ package org.xenhost.libxl;
  * @param nrCpus         physical CPUs (threads)
  * @param hvm            hardware virtualization available (HVM and PVH guests possible)
  * @param iommu          an IOMMU is on ({@code cap_hvm_directio}): PCI passthrough to HVM/PVH guests possible
+ * @param hostId         which running hypervisor this is: equal for every toolstack on the same Xen, different
+ *                       across machines and reboots; a migration whose source has the destination's id is a
+ *                       same-host migration (both guests' copies are visible to both daemons, as in xl's localhost
+ *                       migration). Native: dom0's kernel boot id (a dom0 boot is a Xen boot).
  */
 public record HostInfo(String xenVersion, long totalMemoryKb, long freeMemoryKb, int nrCpus, boolean hvm,
-                       boolean iommu) {
+                       boolean iommu, String hostId) {
 }

@@ -57,7 +57,7 @@ final class DestinationSession {
         if (c.streamVersion() < Libxl.STREAM_VERSION && !c.options().offline()) {
             return "the source sends libxl migration stream version " + c.streamVersion() + "; legacy streams are not accepted";
         }
-        String conflict = host.conflict(c.destinationName(), c.uuid());
+        String conflict = host.conflict(c);
         if (conflict != null) {
             return conflict;
         }
@@ -140,7 +140,7 @@ final class DestinationSession {
     String commit() {
         synchronized (svc.lockFor(cookie.id())) {
             try {
-                int domid = svc.copies().commitIncoming(cookie);
+                int domid = svc.copies().commitIncoming(cookie, entry.domid());
                 entry = entry.at(Phase.UNPAUSED, "completed");
                 svc.journal().write(entry);
                 CrashPoint.reached("destination:unpaused");
@@ -175,7 +175,7 @@ final class DestinationSession {
 
     private void destroyCopy() {
         try {
-            svc.copies().destroyIncoming(cookie);
+            svc.copies().destroyIncoming(cookie, entry.domid());
         } catch (LibxlException e) {
             log.error("migration {}: could not destroy the incoming copy {}: {}", cookie.id(), cookie.incomingName(), e.getMessage());
         }

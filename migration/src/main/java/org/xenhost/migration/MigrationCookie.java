@@ -13,6 +13,8 @@ import java.util.Map;
  * @param uuid           the guest's uuid
  * @param sourceHost     the source's host name
  * @param sourceEndpoint where the source daemon listens (HOST:PORT), for recovery questions; null if it does not
+ * @param sourceHostId   the source's hypervisor ({@code HostInfo.hostId}); equal to the destination's in a same-host
+ *                       migration, where the source's guest is visible on the destination; null if unknown
  * @param streamVersion  libxl stream version the source writes
  * @param memoryMiB      guest memory
  * @param vcpus          guest vCPUs
@@ -23,7 +25,7 @@ import java.util.Map;
  * @param replug         source BDF → destination BDF, as the destination resolved it in prepare; empty before
  */
 public record MigrationCookie(String id, String name, String uuid, String sourceHost, String sourceEndpoint,
-                              int streamVersion, long memoryMiB, int vcpus, List<String> cpuFlags, String configJson,
+                              String sourceHostId, int streamVersion, long memoryMiB, int vcpus, List<String> cpuFlags, String configJson,
                               MigrationOptions options, List<PassedDevice> hostdevs, Map<String, String> replug) {
 
     public MigrationCookie {
@@ -35,8 +37,13 @@ public record MigrationCookie(String id, String name, String uuid, String source
 
     /** The same cookie with the destination's device mapping. */
     public MigrationCookie withReplug(Map<String, String> mapping) {
-        return new MigrationCookie(id, name, uuid, sourceHost, sourceEndpoint, streamVersion, memoryMiB, vcpus, cpuFlags,
+        return new MigrationCookie(id, name, uuid, sourceHost, sourceEndpoint, sourceHostId, streamVersion, memoryMiB, vcpus, cpuFlags,
                 configJson, options, hostdevs, mapping);
+    }
+
+    /** Whether the source runs on this very hypervisor (two daemons on one Xen, as xl's localhost migration). */
+    public boolean sameHostAs(String hostId) {
+        return sourceHostId != null && sourceHostId.equals(hostId);
     }
 
     /** The name the guest will have on the destination. */

@@ -13,6 +13,15 @@ public interface MigrationHost {
     /** This host's name, for the cookie. */
     String hostName();
 
+    /**
+     * Which hypervisor this host runs ({@code HostInfo.hostId}), or null if unknown. When the source's equals the
+     * destination's, both daemons drive one Xen: the guest being migrated is visible here under its name and uuid
+     * and is not a conflict.
+     */
+    default String hostId() {
+        return null;
+    }
+
     /** CPU feature flags of this host. */
     List<String> cpuFlags();
 
@@ -21,6 +30,14 @@ public interface MigrationHost {
 
     /** Why a guest with this name or uuid cannot arrive here (one exists already), or null if it can. */
     String conflict(String name, String uuid);
+
+    /**
+     * Why the guest of {@code cookie} cannot arrive here, or null. A host that can see the source's own copy (a
+     * same-host migration, {@code cookie.sameHostAs(hostId())}) must not count that copy as a conflict.
+     */
+    default String conflict(MigrationCookie cookie) {
+        return conflict(cookie.destinationName(), cookie.uuid());
+    }
 
     /** Destination: the guest runs here now (or waits paused, as asked) under {@code cookie.destinationName()}. */
     void incomingCommitted(MigrationCookie cookie, int domid, boolean paused);

@@ -331,7 +331,7 @@ public final class MigrationService implements AutoCloseable {
             if (!e.isSource() && e.phase() == Phase.UNPAUSED && !e.cookie().options().offline()) {
                 // a crash between unpausing and telling the driver: the guest runs here, make sure it is listed as ours
                 try {
-                    copies.find(e.uuid()).ifPresent(d -> host.incomingCommitted(e.cookie(), d.domid(), e.cookie().options().paused()));
+                    copies.incomingCopy(e.cookie(), e.domid()).ifPresent(d -> host.incomingCommitted(e.cookie(), d.domid(), e.cookie().options().paused()));
                 } catch (LibxlException | RuntimeException ex) {
                     log.warn("migration {}: cannot register {} after the restart: {}", e.id(), e.name(), ex.getMessage());
                 }
@@ -459,24 +459,24 @@ public final class MigrationService implements AutoCloseable {
         try {
             if (e.isSource()) {
                 if (o == Resolution.Outcome.COMMIT) {
-                    copies.destroySource(c);
+                    copies.destroySource(c, e.domid());
                     journal.write(e.at(Phase.COMMITTED, why));
                     host.outgoingCommitted(e.uuid(), c.options());
                     log.info("migration {}: {} runs on the destination; source copy destroyed ({})", e.id(), e.name(), why);
                 } else {
-                    int domid = copies.reviveSource(c);
+                    int domid = copies.reviveSource(c, e.domid());
                     journal.write(e.at(Phase.ROLLED_BACK, why));
                     host.outgoingRolledBack(e.uuid(), domid);
                     log.info("migration {}: {} resumed on the source ({})", e.id(), e.name(), why);
                 }
             } else {
                 if (o == Resolution.Outcome.COMMIT) {
-                    int domid = copies.commitIncoming(c);
+                    int domid = copies.commitIncoming(c, e.domid());
                     journal.write(e.at(Phase.UNPAUSED, why));
                     host.incomingCommitted(c, domid, c.options().paused());
                     log.info("migration {}: {} runs here ({})", e.id(), c.destinationName(), why);
                 } else {
-                    copies.destroyIncoming(c);
+                    copies.destroyIncoming(c, e.domid());
                     journal.write(e.at(Phase.DESTROYED, why));
                     log.info("migration {}: incoming copy of {} destroyed ({})", e.id(), c.name(), why);
                 }

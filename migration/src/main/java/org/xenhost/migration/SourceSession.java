@@ -22,7 +22,12 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class SourceSession {
     private static final Logger log = LoggerFactory.getLogger(SourceSession.class);
-    private static final Duration PREPARE_WAIT = Duration.ofSeconds(30);
+    /**
+     * How long the destination may take to answer prepare (its checks) and the commit (rename, unpause): generous,
+     * because a destination that has just started pays for its first host-facts read and libxl calls here (on real
+     * Xen under emulation that took over 30 s); a destination that is gone is noticed sooner, by the connection.
+     */
+    private static final Duration PREPARE_WAIT = Duration.ofSeconds(120);
     private static final Duration POLL = Duration.ofMillis(200);
 
     private final MigrationService svc;
@@ -155,7 +160,7 @@ public final class SourceSession {
                 // 7. the destination runs the guest: the source copy goes
                 boolean destroyed = true;
                 try {
-                    svc.copies().destroySource(entry.cookie());
+                    svc.copies().destroySource(entry.cookie(), entry.domid());
                 } catch (LibxlException | RuntimeException e) {
                     destroyed = false;
                     log.warn("migration {}: the destination runs {}, but destroying the paused source copy {}--migratedaway "
@@ -306,7 +311,7 @@ public final class SourceSession {
         }
         List<PassedDevice> moving = options.offline() ? List.of() : guest.hostdevs();
         return new MigrationCookie(id, guest.name(), guest.uuid(), svc.host().hostName(), svc.endpoint(),
-                Libxl.STREAM_VERSION, guest.memoryMiB(), guest.vcpus(), svc.host().cpuFlags(),
+                svc.host().hostId(), Libxl.STREAM_VERSION, guest.memoryMiB(), guest.vcpus(), svc.host().cpuFlags(),
                 moving.isEmpty() ? guest.configJson() : withoutDevices(guest.configJson()), options, moving, Map.of());
     }
 
@@ -388,7 +393,7 @@ public final class SourceSession {
             MigrationCookie cookie = entry.cookie();
             if (guest.domid() != null && entry.phase().compareTo(Phase.STREAMING) >= 0) {
                 try {
-                    svc.copies().reviveSource(cookie);
+                    svc.copies().reviveSource(cookie, entry.domid());
                 } catch (LibxlException | RuntimeException e) {
                     log.error("migration {}: could not resume {} at the source: {}", id, guest.name(), e.getMessage());
                     advance(Phase.ROLLED_BACK, why + "; resuming the source failed: " + e.getMessage());

@@ -218,7 +218,7 @@ class MigrationSessionTest {
             int domid = h.b.domain(uuid).orElseThrow().domid();
             h.b.libxl.pause(domid);
             h.b.libxl.rename(domid, "orphan", "orphan--incoming");
-            MigrationCookie c = new MigrationCookie("m-1", "orphan", uuid, "a", null, 2, 16, 2, List.of(),
+            MigrationCookie c = new MigrationCookie("m-1", "orphan", uuid, "a", null, null, 2, 16, 2, List.of(),
                     "{}", live(false, 0), List.of(), null);
             h.b.journal.write(new JournalEntry("m-1", JournalEntry.DESTINATION, Phase.RECEIVED, "orphan", uuid, domid,
                     null, c, null, java.time.Instant.now()));

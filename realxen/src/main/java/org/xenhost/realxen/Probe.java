@@ -72,28 +72,48 @@ public final class Probe {
                 String id = req.getFileName().toString().replace(".req", "");
                 List<String> words = Files.readAllLines(req, StandardCharsets.UTF_8);
                 Files.delete(req);
-                StringWriter out = new StringWriter();
-                StringWriter err = new StringWriter();
-                int rc;
-                if (!words.isEmpty() && words.get(0).equals("xenhost")) {
-                    rc = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true),
-                            words.subList(1, words.size()).toArray(String[]::new));
-                } else if (!words.isEmpty() && words.get(0).equals("probe")) {
-                    ByteArrayOutputStream o = new ByteArrayOutputStream();
-                    ByteArrayOutputStream e = new ByteArrayOutputStream();
-                    rc = probe(words.subList(1, words.size()).toArray(String[]::new),
-                            new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8));
-                    out.write(o.toString(StandardCharsets.UTF_8));
-                    err.write(e.toString(StandardCharsets.UTF_8));
-                } else {
-                    rc = 2;
-                    err.write("request " + id + " must start with 'xenhost' or 'probe': " + words + "\n");
-                }
-                Files.writeString(dir.resolve(id + ".out"), out.toString());
-                Files.writeString(dir.resolve(id + ".err"), err.toString());
-                Files.writeString(dir.resolve(id + ".rc.tmp"), rc + "\n");
-                Files.move(dir.resolve(id + ".rc.tmp"), dir.resolve(id + ".rc"), StandardCopyOption.ATOMIC_MOVE);
+                // each request on its own thread: a scenario aborts or queries a migration while `migrate` runs
+                workers.execute(() -> answer(dir, id, words));
             }
+        }
+    }
+
+    private static final java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "probe-request");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private static void answer(Path dir, String id, List<String> words) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int rc;
+        try {
+            if (!words.isEmpty() && words.get(0).equals("xenhost")) {
+                rc = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true),
+                        words.subList(1, words.size()).toArray(String[]::new));
+            } else if (!words.isEmpty() && words.get(0).equals("probe")) {
+                ByteArrayOutputStream o = new ByteArrayOutputStream();
+                ByteArrayOutputStream e = new ByteArrayOutputStream();
+                rc = probe(words.subList(1, words.size()).toArray(String[]::new),
+                        new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8));
+                out.write(o.toString(StandardCharsets.UTF_8));
+                err.write(e.toString(StandardCharsets.UTF_8));
+            } else {
+                rc = 2;
+                err.write("request " + id + " must start with 'xenhost' or 'probe': " + words + "\n");
+            }
+        } catch (IOException | RuntimeException e) {
+            rc = 1;
+            err.write("request " + id + " failed: " + e + "\n");
+        }
+        try {
+            Files.writeString(dir.resolve(id + ".out"), out.toString());
+            Files.writeString(dir.resolve(id + ".err"), err.toString());
+            Files.writeString(dir.resolve(id + ".rc.tmp"), rc + "\n");
+            Files.move(dir.resolve(id + ".rc.tmp"), dir.resolve(id + ".rc"), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            System.err.println("probe server: cannot answer request " + id + ": " + e);
         }
     }
 

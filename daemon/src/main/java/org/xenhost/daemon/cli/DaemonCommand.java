@@ -41,6 +41,9 @@ final class DaemonCommand implements Callable<Integer> {
     List<String> allowPeers;
     @Option(names = "--emulated-memory", paramLabel = "MiB", description = "memory of a newly created emulated host")
     String emulatedMemory;
+    @Option(names = "--peer-timeout", paramLabel = "SECONDS",
+            description = "a migration peer counts as gone after this long without connecting or answering (default 10)")
+    String peerTimeout;
 
     @Override
     public Integer call() throws Exception {
@@ -63,8 +66,21 @@ final class DaemonCommand implements Callable<Integer> {
         flags.put("tls_name", tlsName);
         flags.put("allow_peer", allowPeers);
         flags.put("emulated_memory", emulatedMemory);
+        flags.put("peer_timeout", peerTimeout);
         DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
-        Xenhostd d = Xenhostd.start(config, hostFacts());
+        Supplier<HostFacts> facts = hostFacts();
+        Xenhostd d = Xenhostd.start(config, facts);
+        // read OSHI's facts now, in the background: the first migration (its cookie, the destination's checks)
+        // or `host info` would otherwise pay OSHI's slow start while a peer waits
+        Thread warm = new Thread(() -> {
+            try {
+                facts.get();
+            } catch (RuntimeException e) {
+                // reported by the call that needs the facts
+            }
+        }, "host-facts");
+        warm.setDaemon(true);
+        warm.start();
         // SIGTERM/SIGINT end the daemon cleanly (exit 0, as systemd expects), not with the JVM's 143
         for (String sig : new String[] {"TERM", "INT"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(d::close, "xenhostd-stop").start());

@@ -10,7 +10,7 @@ import java.io.PrintWriter;
  * 0 success, 2 bad input (the message names the input), 1 anything else. No stack trace
  * reaches the operator; {@code XENHOST_DEBUG=1} prints one for developers.
  */
-@Command(name = "xenhost", mixinStandardHelpOptions = true,
+@Command(name = "xenhost", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
         description = "Xen host agent: PCI passthrough and live migration.",
         subcommands = {

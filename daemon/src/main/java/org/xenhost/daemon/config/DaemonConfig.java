@@ -27,13 +27,16 @@ import java.util.Set;
  * @param tlsName      HOST in those file names
  * @param allowPeers   certificate subject/SAN patterns allowed to connect
  * @param emulatedMemoryMiB memory of the emulated host when it is first created (0: the emulator's default)
+ * @param peerTimeoutSeconds how long a peer may take to connect and open TLS, or stay silent on an open
+ *                    connection, before it counts as gone (0: the transport's default, 10 s); raise it for slow
+ *                    or heavily loaded hosts, where a cold daemon's first TLS handshake can take longer
  */
 public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Path adminSocket, String adminGroup,
                            InetSocketAddress listen, Path tlsDir, String tlsName, List<String> allowPeers,
-                           long emulatedMemoryMiB) {
+                           long emulatedMemoryMiB, int peerTimeoutSeconds) {
 
     public static final Set<String> KEYS = Set.of("hypervisor", "sysfs_root", "state_dir", "admin_socket",
-            "admin_group", "listen", "tls_dir", "tls_name", "allow_peer", "emulated_memory");
+            "admin_group", "listen", "tls_dir", "tls_name", "allow_peer", "emulated_memory", "peer_timeout");
 
     public DaemonConfig {
         allowPeers = List.copyOf(allowPeers);
@@ -100,8 +103,20 @@ public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Pat
                         + "\" must be the emulated host's memory in MiB, more than the 2048 MiB dom0 keeps");
             }
         }
+        int peerTimeout = 0;
+        if (v.get("peer_timeout") != null) {
+            try {
+                peerTimeout = Integer.parseInt(((String) v.get("peer_timeout")).trim());
+            } catch (NumberFormatException e) {
+                peerTimeout = -1;
+            }
+            if (peerTimeout < 1 || peerTimeout > 3600) {
+                throw new IllegalArgumentException("peer_timeout \"" + v.get("peer_timeout") + "\" must be 1-3600 seconds");
+            }
+        }
         return new DaemonConfig(hv, Path.of((String) v.get("sysfs_root")), Path.of((String) v.get("state_dir")),
-                Path.of((String) v.get("admin_socket")), (String) v.get("admin_group"), listen, tlsDir, tlsName, peers, memory);
+                Path.of((String) v.get("admin_socket")), (String) v.get("admin_group"), listen, tlsDir, tlsName, peers, memory,
+                peerTimeout);
     }
 
     /** Parses {@code HOST:PORT} ({@code [v6]:PORT} for IPv6); port 0 means "pick one". */

@@ -54,5 +54,11 @@ class DaemonConfigTest {
         e = assertThrows(IllegalArgumentException.class, () -> DaemonConfig.resolve(null, null, Map.of("emulated_memory", "1024")));
         assertTrue(e.getMessage().contains("emulated_memory \"1024\"") && e.getMessage().contains("2048"), e.getMessage());
         assertEquals(4096, DaemonConfig.resolve(null, null, Map.of("emulated_memory", "4096")).emulatedMemoryMiB());
+        for (String bad : new String[] {"0", "-5", "ten", "3601"}) {
+            e = assertThrows(IllegalArgumentException.class, () -> DaemonConfig.resolve(null, null, Map.of("peer_timeout", bad)));
+            assertTrue(e.getMessage().contains("peer_timeout \"" + bad + "\"") && e.getMessage().contains("1-3600"), e.getMessage());
+        }
+        assertEquals(120, DaemonConfig.resolve(null, null, Map.of("peer_timeout", "120")).peerTimeoutSeconds());
+        assertEquals(0, DaemonConfig.resolve(null, null, Map.of()).peerTimeoutSeconds(), "unset: the transport's default");
     }
 }

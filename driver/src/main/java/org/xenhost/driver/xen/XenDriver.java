@@ -163,9 +163,9 @@ public final class XenDriver implements Driver {
     private void reconcile() {
         DomainStore.Loaded loaded = store.loadAll();
         loaded.problems().forEach(p -> log.warn("state: {}", p));
-        Map<UUID, DomainInfo> xen = new HashMap<>();
+        Map<UUID, List<DomainInfo>> xen = new HashMap<>();
         for (DomainInfo d : xenDomains()) {
-            xen.put(d.uuid(), d);
+            xen.computeIfAbsent(d.uuid(), u -> new ArrayList<>()).add(d);
         }
         for (DomainStore.LoadedDomain ld : loaded.domains()) {
             DomainRecord r = ld.record();
@@ -176,7 +176,7 @@ public final class XenDriver implements Driver {
                 log.warn("state: domain {} ({}) has an unreadable config, left alone: {}", r.name(), r.uuid(), e.getMessage());
                 continue;
             }
-            DomainInfo live = xen.get(UUID.fromString(r.uuid()));
+            DomainInfo live = liveCopy(r, xen.getOrDefault(UUID.fromString(r.uuid()), List.of()));
             if (r.job() != null) {
                 String what = r.job().kind() + " (phase " + r.job().phase() + ") interrupted at " + r.job().since()
                         + " by a daemon restart";
@@ -274,7 +274,8 @@ public final class XenDriver implements Driver {
         List<DomainSummary> out = new ArrayList<>();
         Set<String> ours = new HashSet<>();
         for (Entry e : domains.values()) {
-            ours.add(e.record().uuid());
+            // by uuid and domid: two daemons on one Xen (a same-host migration) see the two copies of one uuid
+            ours.add(e.record().uuid() + "/" + e.record().domid());
             if (all || e.record().state() != RunState.SHUT_OFF) {
                 out.add(summary(e));
             }
@@ -284,7 +285,7 @@ public final class XenDriver implements Driver {
                 // the host itself: always running, never a guest to adopt or destroy
                 out.add(new DomainSummary(d.name() == null ? DOM0_NAME : d.name(), d.uuid().toString(), 0, "running", true,
                         d.maxMemoryKb() / 1024, d.vcpus(), null));
-            } else if (!ours.contains(d.uuid().toString())) {
+            } else if (!ours.contains(d.uuid() + "/" + d.domid())) {
                 out.add(new DomainSummary(d.name() == null ? "(domid " + d.domid() + ")" : d.name(), d.uuid().toString(),
                         d.domid(), "foreign", false, d.maxMemoryKb() / 1024, d.vcpus(), null));
             }
@@ -1125,7 +1126,27 @@ public final class XenDriver implements Driver {
         }
 
         @Override
+        public String hostId() {
+            return call("read host identity", libxl::hostInfo).hostId();
+        }
+
+        @Override
         public String conflict(String name, String uuid) {
+            return conflict(name, uuid, null);
+        }
+
+        @Override
+        public String conflict(MigrationCookie c) {
+            boolean sameHost = c.sameHostAs(hostId());
+            if (sameHost && domains.containsKey(c.uuid())) {
+                return "domain '" + c.name() + "' (uuid " + c.uuid() + ") is this daemon's own: the migration's destination "
+                        + "is the daemon it runs on; give the listener of another daemon";
+            }
+            return conflict(c.destinationName(), c.uuid(), sameHost ? c : null);
+        }
+
+        /** {@code sameHostSource}: the cookie of a same-host migration, whose source copy this Xen shows and is no conflict. */
+        private String conflict(String name, String uuid, MigrationCookie sameHostSource) {
             for (Entry e : domains.values()) {
                 if (e.record().name().equals(name) || e.record().uuid().equalsIgnoreCase(uuid)) {
                     return "a domain named '" + e.record().name() + "' (uuid " + e.record().uuid() + ") is already defined here"
@@ -1133,6 +1154,10 @@ public final class XenDriver implements Driver {
                 }
             }
             for (DomainInfo d : xenDomains()) {
+                if (sameHostSource != null && d.uuid().toString().equalsIgnoreCase(sameHostSource.uuid())
+                        && (sameHostSource.name().equals(d.name()) || sameHostSource.migratedAwayName().equals(d.name()))) {
+                    continue; // the guest itself, still on its source daemon: xl's localhost migration case
+                }
                 if (name.equals(d.name()) || d.uuid().toString().equalsIgnoreCase(uuid)) {
                     return "Xen here already runs a domain named '" + d.name() + "' (domid " + d.domid() + ", uuid " + d.uuid() + ")";
                 }
@@ -1491,6 +1516,29 @@ public final class XenDriver implements Driver {
             throw new DriverException(DriverError.REFUSED, "domain '" + r.name() + "' is not running (start it with 'xenhost create " + r.name() + "')");
         }
         return r;
+    }
+
+    /**
+     * The Xen domain a record stands for. One uuid can name two domains when two daemons share a Xen (the source
+     * and destination copies of a same-host migration): the record's domid decides; failing that (the daemon was
+     * down while the domain changed domid), the only domain with that uuid unless it is a migration's copy.
+     */
+    private static DomainInfo liveCopy(DomainRecord r, List<DomainInfo> sameUuid) {
+        if (r.domid() != null) {
+            for (DomainInfo d : sameUuid) {
+                if (d.domid() == r.domid()) {
+                    return d;
+                }
+            }
+        }
+        if (sameUuid.size() == 1 && !isMigrationCopy(sameUuid.get(0).name())) {
+            return sameUuid.get(0);
+        }
+        return null;
+    }
+
+    private static boolean isMigrationCopy(String xenName) {
+        return xenName != null && DomainConfig.RESERVED_SUFFIXES.stream().anyMatch(xenName::endsWith);
     }
 
     private List<DomainInfo> xenDomains() {

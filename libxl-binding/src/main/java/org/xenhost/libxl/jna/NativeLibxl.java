@@ -181,11 +181,20 @@ public final class NativeLibxl implements Libxl {
             try {
                 check(xl.libxl_get_physinfo(ctx, p), mark, "libxl_get_physinfo");
                 return new HostInfo(v.xen_version_major + "." + v.xen_version_minor + extra, p.total_pages * 4,
-                        p.free_pages * 4, p.nr_cpus, p.cap_hvm != 0, p.cap_hvm_directio != 0);
+                        p.free_pages * 4, p.nr_cpus, p.cap_hvm != 0, p.cap_hvm_directio != 0, dom0BootId());
             } finally {
                 xl.libxl_physinfo_dispose(p);
             }
         });
+    }
+
+    /** Xen and dom0 boot together, so dom0's boot id names this run of the hypervisor. */
+    private static String dom0BootId() {
+        try {
+            return "xen-dom0-boot:" + java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/random/boot_id")).strip();
+        } catch (java.io.IOException e) {
+            return null; // unknown: never taken for the same host
+        }
     }
 
     // ---- domains ---------------------------------------------------------------------------------------

@@ -32,7 +32,13 @@ record IoSelection(String name, IoHandlerFactory factory, Class<? extends Server
                 }
                 yield true;
             }
-            case AUTO -> Epoll.isAvailable();
+            case AUTO -> {
+                if (!Epoll.isAvailable()) {
+                    org.slf4j.LoggerFactory.getLogger(IoSelection.class).info("netty's epoll transport cannot load, using NIO: {}",
+                            String.valueOf(Epoll.unavailabilityCause()));
+                }
+                yield Epoll.isAvailable();
+            }
         };
         return epoll
                 ? new IoSelection("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class)

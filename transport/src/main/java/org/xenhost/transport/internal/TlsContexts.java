@@ -80,7 +80,15 @@ final class TlsContexts {
                 }
                 yield SslProvider.OPENSSL;
             }
-            case AUTO -> OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+            case AUTO -> {
+                if (OpenSsl.isAvailable()) {
+                    yield SslProvider.OPENSSL;
+                }
+                // the JDK's TLS works everywhere but costs more CPU per byte: say why the native one is missing
+                org.slf4j.LoggerFactory.getLogger(TlsContexts.class).info("netty-tcnative (BoringSSL) cannot load, using the JDK's TLS: {}",
+                        String.valueOf(OpenSsl.unavailabilityCause()));
+                yield SslProvider.JDK;
+            }
         };
     }
 
