@@ -34,15 +34,21 @@ def main(path):
     if not conc or not slow:
         sys.exit('no measured "# concurrent" or "# slowest single device" lines in ' + path
                  + ': run HostdevConcurrency.concurrent and .oneAtATime with at least one measured iteration')
+    median_single = [s[0] for s in measured(lines, r'^# median single device: ([\d.]+) ms')]
     wall = [c[0] for c in conc]
     cpu = [c[1] for c in conc]
     print('concurrent wall ms   :', ' '.join(f'{w:.0f}' for w in wall), f'(median {statistics.median(wall):.0f})')
     print('concurrent CPU ms    :', ' '.join(f'{c:.0f}' for c in cpu), f'(median {statistics.median(cpu):.0f})')
     print('slowest single dev ms:', ' '.join(f'{s:.0f}' for s in slow), f'(median {statistics.median(slow):.0f})')
+    if median_single:
+        print('median single dev ms :', ' '.join(f'{s:.0f}' for s in median_single),
+              f'(median {statistics.median(median_single):.0f})')
     ratio = statistics.median(wall) / statistics.median(slow)
     best = min(wall) / statistics.median(slow)
     print(f'ratio concurrent / slowest single: median {ratio:.2f}, best {best:.2f} (target <= 1.2: '
           + ('met' if ratio <= 1.2 else 'not met') + ')')
+    if median_single:
+        print(f'stricter, vs the median single device: {statistics.median(wall) / statistics.median(median_single):.2f}')
 
 
 if __name__ == '__main__':

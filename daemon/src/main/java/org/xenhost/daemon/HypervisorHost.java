@@ -12,6 +12,7 @@ import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
 import org.xenhost.libxl.jna.NativeLibxl;
 import org.xenhost.pci.PciAddress;
+import org.xenhost.pci.PciInventory;
 
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -103,10 +104,18 @@ public final class HypervisorHost implements AutoCloseable {
      * are; no libxl, nothing written), so it works with or without a daemon.
      */
     public static Map<PciAddress, DeviceVerdict> verdicts(Path sysfsRoot, Path stateDir) {
+        return verdicts(sysfsRoot, stateDir, null);
+    }
+
+    /**
+     * The same, judged against {@code inventory}: a scan of {@link #listRoot} the caller has just made, so a listing
+     * reads sysfs once (null: scan here).
+     */
+    public static Map<PciAddress, DeviceVerdict> verdicts(Path sysfsRoot, Path stateDir, PciInventory inventory) {
         Path root = listRoot(sysfsRoot, stateDir);
         HostCriticalDevices.Sources critical = root.equals(Path.of("/"))
                 ? HostCriticalDevices.Sources.ofHost(root) : emulatedCritical(root);
-        return HostdevManager.verdicts(root, stateDir.toAbsolutePath().normalize(), critical);
+        return HostdevManager.verdicts(root, stateDir.toAbsolutePath().normalize(), critical, inventory);
     }
 
     private static Path emulatedDir(Path state) {

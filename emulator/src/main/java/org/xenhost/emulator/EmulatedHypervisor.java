@@ -72,8 +72,15 @@ public final class EmulatedHypervisor implements AutoCloseable {
         this.domidRover = rover;
         this.xenstore = xenstore;
         this.assignments = assignments;
-        this.assignmentsFile = new GroupCommit<>(a -> AtomicFiles.write(dir.resolve("assignments.json"),
-                JSON.writeValueAsBytes(a)));
+        this.assignmentsFile = new GroupCommit<>(new TreeMap<>(assignments),
+                a -> AtomicFiles.write(dir.resolve("assignments.json"), JSON.writeValueAsBytes(a)),
+                (onDisk, markFailed) -> {
+                    synchronized (this) { // a failed write takes back every change it would have carried
+                        markFailed.run();
+                        this.assignments.clear();
+                        this.assignments.putAll(onDisk);
+                    }
+                });
     }
 
     /**

@@ -165,12 +165,11 @@ final class LibxlPciOps {
             }
             // 3. pciback loaded; already bound is fine (idempotent)
             requirePciback(k, "assignable-add " + bdf);
-            boolean onPciback = k.boundDriver(bdf).filter(EmulatedKernel.PCIBACK::equals).isPresent();
-            if (onPciback) {
+            Optional<String> driver = k.boundDriver(bdf); // this thread holds the device: it stays as read
+            if (driver.filter(EmulatedKernel.PCIBACK::equals).isPresent()) {
                 LOG.warn("{} already assigned to pciback", bdf);
             } else {
                 // 4. unbind the dom0 driver
-                Optional<String> driver = k.boundDriver(bdf);
                 if (driver.isPresent()) {
                     try {
                         k.write(Path.of("sys/bus/pci/drivers", driver.get(), "unbind"), bdf);
@@ -255,7 +254,12 @@ final class LibxlPciOps {
             Optional<String> driverPath = xs().read(key + "/driver_path");
             if (rebind) {
                 if (driverPath.isPresent()) {
-                    String rel = driverPath.get().replaceFirst("^/+", "");
+                    String rel = driverPath.get();
+                    int skip = 0;
+                    while (skip < rel.length() && rel.charAt(skip) == '/') {
+                        skip++; // relative to the emulated sysfs root (no regex: this runs per device)
+                    }
+                    rel = rel.substring(skip);
                     try {
                         k.write(Path.of(rel, "bind"), bdf);
                     } catch (IOException e) {

@@ -46,15 +46,18 @@ final class DeviceReset {
      * @throws HostdevException         when libxl or the kernel fails the reset
      */
     ResetPlan reset(PciAddress bdf) throws HostdevException {
-        // 1. what to lock
-        ResetPlan first = plan(host.require(bdf));
+        // 1. what to lock (one scan serves the plan and the bridge's other functions)
+        PciInventory before = host.scan();
+        PciDevice seen = find(before, bdf);
+        ResetPlan first = plan(seen, before);
         Set<PciAddress> lock = new TreeSet<>(Set.of(bdf));
         if (first.method() == ResetMethod.BUS) {
-            lock.addAll(behindSameBridge(host.require(bdf)));
+            lock.addAll(behindSameBridge(seen, before));
         }
         try (DeviceLocks.Held held = host.locks.lock(lock)) {
-            // 2. check
-            PciDevice d = host.require(bdf);
+            // 2. check, on a scan taken under the locks (one again for everything below)
+            PciInventory now = host.scan();
+            PciDevice d = find(now, bdf);
             Optional<Ownership> o = host.journal.get(bdf);
             if (o.isPresent() && o.get().pending() != Pending.NONE) {
                 throw new HostdevException("reset " + bdf + ": it has an unfinished " + o.get().pending()
@@ -79,11 +82,11 @@ final class DeviceReset {
                         + ", which would see its device reset under it; only a device detached from the host "
                         + "(on pciback or on no driver) is reset: detach it first: xenhost nodedev-detach " + bdf));
             }
-            ResetPlan plan = plan(d);
+            ResetPlan plan = plan(d, now);
             if (!plan.available()) {
                 refusals.add(new Refusal(bdf, "has no safe reset: " + plan.reason()
                         + " (no FLR, PM reset or secondary bus reset is safe)"));
-            } else if (plan.method() == ResetMethod.BUS && !lock.containsAll(behindSameBridge(d))) {
+            } else if (plan.method() == ResetMethod.BUS && !lock.containsAll(behindSameBridge(d, now))) {
                 throw new HostdevException("reset " + bdf + ": the functions behind its bridge changed while it "
                         + "was being checked; nothing was changed, retry");
             }
@@ -108,19 +111,28 @@ final class DeviceReset {
         }
     }
 
-    private ResetPlan plan(PciDevice d) {
-        return ResetSelector.select(d, host.scan(), Set.of(d.address()), x -> host.usage(x, null));
+    /** {@code bdf} in the scan, or the usual "unknown device" refusal. */
+    private PciDevice find(PciInventory inv, PciAddress bdf) {
+        for (PciDevice d : inv.devices()) {
+            if (d.address().equals(bdf)) {
+                return d;
+            }
+        }
+        return host.require(bdf); // not in the scan: gone (throws), or appeared since; read it alone
+    }
+
+    private ResetPlan plan(PciDevice d, PciInventory inv) {
+        return ResetSelector.select(d, inv, Set.of(d.address()), x -> host.usage(x, null));
     }
 
     /** Every other function behind {@code d}'s nearest bridge: what a secondary bus reset also hits. */
-    private Set<PciAddress> behindSameBridge(PciDevice d) {
+    private Set<PciAddress> behindSameBridge(PciDevice d, PciInventory inv) {
         Set<PciAddress> out = new TreeSet<>();
         List<PciAddress> bridges = d.parentBridges();
         if (bridges.isEmpty()) {
             return out;
         }
         PciAddress bridge = bridges.get(bridges.size() - 1);
-        PciInventory inv = host.scan();
         for (PciDevice other : inv.devices()) {
             if (other.parentBridges().contains(bridge)) {
                 out.add(other.address());

@@ -33,6 +33,17 @@ final class Host {
     final HostCriticalDevices critical;
     final DeviceLocks locks = new DeviceLocks();
     final StepHook hook;
+    /**
+     * Each device as first read, for the facts that belong to the function itself and never change while it exists
+     * (config space: header type, class, capabilities; its IOMMU group, physfn and place under its bridges). Keyed by
+     * BDF and valid as long as the device's sysfs directory is the same one (same inode): a function removed and
+     * replaced by another at that address gets a new directory, so it is read again.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<PciAddress, Facts> facts =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Facts(Object directoryKey, PciDevice device) {
+    }
 
     Host(Libxl libxl, Path sysfsRoot, OwnershipJournal journal, HostCriticalDevices critical, StepHook hook) {
         this.libxl = libxl;
@@ -57,6 +68,62 @@ final class Host {
         return device(bdf).orElseThrow(() -> new IllegalArgumentException("unknown device " + bdf + ": there is no "
                 + sysfsRoot.resolve("sys/bus/pci/devices").resolve(bdf.toString())
                 + " (see `xenhost pci list` for the host's devices)"));
+    }
+
+    /**
+     * The device with its fixed facts (config space, IOMMU group, physfn, bridges) from the first read of this
+     * function and its binding ({@code driver}) read now: one stat and one readlink instead of a whole read, for
+     * per-device operations whose checks need nothing that changes except the driver.
+     *
+     * @throws IllegalArgumentException if sysfs has no such device
+     */
+    PciDevice requireBound(PciAddress bdf) {
+        Facts f = fixedFacts(bdf);
+        if (f == null) {
+            return require(bdf); // throws with the usual message
+        }
+        return withDriver(f.device(), driverOf(bdf));
+    }
+
+    /** The fixed facts of {@code bdf}'s current function (see {@link #facts}), or null if sysfs has no such device. */
+    Optional<PciDevice> fixed(PciAddress bdf) {
+        Facts f = fixedFacts(bdf);
+        return f == null ? Optional.empty() : Optional.of(f.device());
+    }
+
+    private Facts fixedFacts(PciAddress bdf) {
+        Path dev = sysfsRoot.resolve("sys/bus/pci/devices").resolve(bdf.toString());
+        Object key;
+        try {
+            key = Files.readAttributes(dev, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (java.io.IOException e) {
+            facts.remove(bdf);
+            return null;
+        }
+        Facts known = facts.get(bdf);
+        if (known != null && key != null && key.equals(known.directoryKey())) {
+            return known;
+        }
+        Optional<PciDevice> read = device(bdf);
+        if (read.isEmpty()) {
+            facts.remove(bdf);
+            return null;
+        }
+        Facts fresh = new Facts(key, read.get());
+        if (key != null && read.get().config() != null) {
+            facts.put(bdf, fresh); // an unreadable config space is read again next time
+        }
+        return fresh;
+    }
+
+    private static PciDevice withDriver(PciDevice d, String driver) {
+        if (java.util.Objects.equals(d.driver(), driver)) {
+            return d;
+        }
+        return new PciDevice(d.address(), d.vendor(), d.device(), d.pciClass(), d.subsystemVendor(),
+                d.subsystemDevice(), d.revision(), driver, d.driverOverride(), d.iommuGroup(), d.iommuGroupPeers(),
+                d.numaNode(), d.parentBridges(), d.sriovTotalVfs(), d.sriovNumVfs(), d.virtfns(), d.physfn(),
+                d.resetMethods(), d.resettable(), d.config(), d.warnings());
     }
 
     /**
@@ -213,7 +280,7 @@ final class Host {
     java.util.Set<PciAddress> lockSet(java.util.Collection<PciAddress> devices) {
         java.util.Set<PciAddress> out = new java.util.TreeSet<>(devices);
         for (PciAddress a : devices) {
-            Optional<PciDevice> d = device(a);
+            Optional<PciDevice> d = fixed(a);
             if (d.isEmpty()) {
                 continue; // refused later as unknown; nothing of it to protect
             }
@@ -223,8 +290,8 @@ final class Host {
             }
             for (int f = 0; f < 8; f++) {
                 PciAddress sib = new PciAddress(a.domain(), a.bus(), a.device(), f);
-                if (f != a.function() && Files.exists(sysfsRoot.resolve("sys/bus/pci/devices").resolve(sib.toString()))
-                        && device(sib).filter(x -> x.physfn() == null).isPresent()) {
+                // topology only (present, not a VF): the siblings' fixed facts, not a fresh read of each
+                if (f != a.function() && fixed(sib).filter(x -> x.physfn() == null).isPresent()) {
                     out.add(sib);
                 }
             }

@@ -168,12 +168,25 @@ public final class HostdevManager implements AutoCloseable {
      */
     public static Map<PciAddress, DeviceVerdict> verdicts(Path sysfsRoot, Path stateDir,
                                                           HostCriticalDevices.Sources critical) {
+        return verdicts(sysfsRoot, stateDir, critical, null);
+    }
+
+    /**
+     * The same, judged against {@code inventory}, a scan of {@code sysfsRoot} the caller has just made (so
+     * {@code pci list} reads sysfs once, not twice); null scans here.
+     */
+    public static Map<PciAddress, DeviceVerdict> verdicts(Path sysfsRoot, Path stateDir,
+                                                          HostCriticalDevices.Sources critical, PciInventory inventory) {
         OwnershipJournal journal = OwnershipJournal.readOnly(stateDir);
-        return verdicts(new Host(null, sysfsRoot, journal, new HostCriticalDevices(critical), StepHook.NONE));
+        return verdicts(new Host(null, sysfsRoot, journal, new HostCriticalDevices(critical), StepHook.NONE), inventory);
     }
 
     private static Map<PciAddress, DeviceVerdict> verdicts(Host host) {
-        SafetyChecks checks = new SafetyChecks(host);
+        return verdicts(host, null);
+    }
+
+    private static Map<PciAddress, DeviceVerdict> verdicts(Host host, PciInventory inventory) {
+        SafetyChecks checks = new SafetyChecks(host, inventory);
         Map<PciAddress, DeviceVerdict> out = new LinkedHashMap<>();
         for (PciDevice d : checks.inventory().devices()) {
             List<Refusal> r = checks.verdict(d);

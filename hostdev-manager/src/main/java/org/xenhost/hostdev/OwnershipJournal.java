@@ -27,11 +27,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * nothing and a crash between writing the snapshot and truncating the journal is harmless.
  *
  * <p>{@link #put} and {@link #drop} return only after the line is on disk: callers write the record <em>before</em>
- * the sysfs/libxl step it announces. Appending a line (and updating the in-memory entry with it) is serialised here
- * and takes microseconds; the fsync is a group commit outside that lock: one {@code fdatasync} covers every line
- * appended before it, so concurrent operations on different devices share it instead of queueing one each. An
- * entry can be visible to readers a moment before its line is durable; no caller acts on it before then. Readers
- * ({@link #get}, {@link #entries}) never block.
+ * the sysfs/libxl step it announces. Appending a line is serialised here and takes microseconds; the fsync is a group
+ * commit outside that lock: one {@code fdatasync} covers every line appended before it, so concurrent operations on
+ * different devices share it instead of queueing one each. Readers ({@link #get}, {@link #entries}) never block and
+ * see an entry only once its line is durable. Two tables are kept: what the file says (updated with the append, so
+ * that a compaction, which snapshots it and empties the file, never loses a line) and what readers see (updated
+ * after the fsync). A failed fsync leaves the readers' table unchanged and makes the journal refuse every later
+ * record: after a failed fsync the kernel may have dropped the page, so nothing appended since can be trusted to be
+ * on disk; a restart replays the file and reconciles it with sysfs and libxl.
  */
 public final class OwnershipJournal implements AutoCloseable {
     /** Journal length (records) after which {@link #put}/{@link #drop} rewrite the snapshot. */
@@ -40,7 +43,19 @@ public final class OwnershipJournal implements AutoCloseable {
     private final Path dir;
     private final Path journalFile;
     private final Path snapshotFile;
+    /** What readers see: entries whose records are on disk. */
     private final ConcurrentHashMap<PciAddress, Ownership> entries = new ConcurrentHashMap<>();
+    /** What the file says (guarded by {@code this}): ahead of {@link #entries} by the lines not yet synced. */
+    private final Map<PciAddress, Ownership> recorded = new java.util.HashMap<>();
+    /** Why the journal refuses records after a failed fsync; null while healthy. */
+    private volatile String failed;
+    private final Sync sync;
+
+    /** Makes the appended lines durable; {@code FileChannel.force(false)} ({@code fdatasync}) outside tests. */
+    @FunctionalInterface
+    interface Sync {
+        void force(FileChannel channel) throws IOException;
+    }
     private final List<String> replayWarnings = new ArrayList<>();
     private FileChannel channel;
     private int records;
@@ -55,7 +70,12 @@ public final class OwnershipJournal implements AutoCloseable {
      * @throws IllegalArgumentException if the state directory cannot be created or written
      */
     public OwnershipJournal(Path stateDir) {
-        this(stateDir, true);
+        this(stateDir, true, ch -> ch.force(false));
+    }
+
+    /** A writable journal whose fsync is {@code sync} (tests inject a failing one). */
+    OwnershipJournal(Path stateDir, Sync sync) {
+        this(stateDir, true, sync);
     }
 
     /**
@@ -63,10 +83,11 @@ public final class OwnershipJournal implements AutoCloseable {
      * record can be written, a torn tail is left for the writer to cut).
      */
     public static OwnershipJournal readOnly(Path stateDir) {
-        return new OwnershipJournal(stateDir, false);
+        return new OwnershipJournal(stateDir, false, ch -> ch.force(false));
     }
 
-    private OwnershipJournal(Path stateDir, boolean writable) {
+    private OwnershipJournal(Path stateDir, boolean writable, Sync sync) {
+        this.sync = sync;
         this.dir = stateDir.resolve("hostdev");
         this.journalFile = dir.resolve("journal");
         this.snapshotFile = dir.resolve("snapshot");
@@ -84,6 +105,7 @@ public final class OwnershipJournal implements AutoCloseable {
             Files.createDirectories(dir);
             load(snapshotFile, "snapshot");
             records = load(journalFile, "journal");
+            recorded.putAll(entries);
             channel = FileChannel.open(journalFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND);
             cutTornTail();
@@ -158,21 +180,27 @@ public final class OwnershipJournal implements AutoCloseable {
 
     /** Records an entry durably, then makes it visible. */
     public void put(Ownership o) {
-        force(append(JournalCodec.put(o), () -> entries.put(o.bdf(), o)));
+        force(append(JournalCodec.put(o), () -> recorded.put(o.bdf(), o)));
+        entries.put(o.bdf(), o);
     }
 
-    /** Records that xenhost no longer holds the device (it is with the host), durably. */
+    /** Records that xenhost no longer holds the device (it is with the host), durably, then makes it visible. */
     public void drop(PciAddress bdf) {
-        force(append(JournalCodec.drop(bdf), () -> entries.remove(bdf)));
+        force(append(JournalCodec.drop(bdf), () -> recorded.remove(bdf)));
+        entries.remove(bdf);
     }
 
     /**
-     * Appends a line and applies it to the entries in one step (so a compaction, which snapshots the entries and
-     * empties the file, can never lose a line); returns its number for {@link #force}.
+     * Appends a line and applies it to the file's table in one step (so a compaction, which snapshots that table
+     * and empties the file, can never lose a line); returns its number for {@link #force}. Callers hold the
+     * device's lock, so the records of one device reach the readers' table in the order they were appended.
      */
     private synchronized long append(String line, Runnable apply) {
         if (channel == null) {
             throw new IllegalStateException("host-device journal in " + dir + " is closed or read-only");
+        }
+        if (failed != null) {
+            throw new UncheckedIOException(new IOException(failed));
         }
         try {
             ByteBuffer buf = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
@@ -202,12 +230,18 @@ public final class OwnershipJournal implements AutoCloseable {
                 upTo = appended;
                 ch = channel;
             }
+            if (failed != null) {
+                throw new UncheckedIOException(new IOException(failed));
+            }
             try {
                 if (ch == null) {
                     throw new IOException("closed");
                 }
-                ch.force(false);
+                sync.force(ch);
             } catch (IOException e) {
+                failed = "the host-device journal " + journalFile + " could not be synced (" + e.getMessage()
+                        + "), so records written since its last sync may not be on disk; it takes no more records: "
+                        + "restart xenhost, which replays it and reconciles every device with sysfs and libxl";
                 throw new UncheckedIOException("cannot sync the host-device journal " + journalFile + ": "
                         + e.getMessage() + "; the operation stops before changing the host", e);
             }
@@ -222,7 +256,7 @@ public final class OwnershipJournal implements AutoCloseable {
     public synchronized void compact() throws IOException {
         Path tmp = dir.resolve("snapshot.tmp");
         StringBuilder sb = new StringBuilder();
-        for (Ownership o : new TreeMap<>(entries).values()) {
+        for (Ownership o : new TreeMap<>(recorded).values()) {
             sb.append(JournalCodec.put(o)).append('\n');
         }
         try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,

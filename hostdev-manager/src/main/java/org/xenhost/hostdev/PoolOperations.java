@@ -35,7 +35,8 @@ final class PoolOperations {
         Steps s = new Steps("assignable-add", List.of(bdf), host.hook);
         try (DeviceLocks.Held held = host.locks.lock(List.of(bdf))) {
             s.step(1, "check");
-            PciDevice d = host.require(bdf);
+            // the checks read only config-space facts (endpoint, class) and the binding: no whole re-read
+            PciDevice d = host.requireBound(bdf);
             Optional<Ownership> cur = host.journal.get(bdf);
             if (cur.isPresent() && cur.get().pending() != Pending.NONE) {
                 throw new HostdevException(bdf + " has an unfinished " + cur.get().pending() + " from an earlier "

@@ -38,8 +38,19 @@ final class SafetyChecks {
      * needs other devices than the one asked about: a whole scan costs about a millisecond per function).
      */
     SafetyChecks(Host host) {
+        this(host, null);
+    }
+
+    /** Checks against {@code inventory}, a scan just made by the caller (null: scan when first needed). */
+    SafetyChecks(Host host, PciInventory inventory) {
         this.host = host;
         this.critical = host.critical.find();
+        if (inventory != null) {
+            this.inventory = inventory;
+            for (PciDevice d : inventory.devices()) {
+                byAddress.put(d.address(), d);
+            }
+        }
     }
 
     PciInventory inventory() {

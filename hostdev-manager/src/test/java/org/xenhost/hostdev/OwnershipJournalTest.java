@@ -40,6 +40,45 @@ class OwnershipJournalTest {
     }
 
     @Test
+    void aRecordBecomesVisibleOnlyOnceSyncedAndAFailedSyncStopsTheJournal() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean syncFails = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<java.util.Optional<Ownership>> seenDuringSync =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        OwnershipJournal[] self = new OwnershipJournal[1];
+        try (OwnershipJournal j = new OwnershipJournal(state, ch -> {
+            seenDuringSync.set(self[0].get(A)); // what a reader sees while the line is not yet durable
+            if (syncFails.get()) {
+                throw new java.io.IOException("Input/output error");
+            }
+            ch.force(false);
+        })) {
+            self[0] = j;
+            j.put(Ownership.assignable(A, "e1000e", null));
+            assertFalse(seenDuringSync.get().isPresent(), "visible before its fsync");
+            assertEquals(DeviceState.ASSIGNABLE, j.get(A).orElseThrow().state());
+
+            syncFails.set(true);
+            Ownership attached = new Ownership(A, DeviceState.ATTACHED, Pending.NONE, GUEST, "e1000e", null,
+                    false, false);
+            java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class, () -> j.put(attached));
+            assertTrue(e.getMessage().contains("Input/output error"), e.getMessage());
+            assertEquals(DeviceState.ASSIGNABLE, j.get(A).orElseThrow().state(), "a failed record stays invisible");
+
+            syncFails.set(false);
+            java.io.UncheckedIOException refused = assertThrows(java.io.UncheckedIOException.class,
+                    () -> j.put(Ownership.assignable(B, null, null)));
+            assertTrue(refused.getMessage().contains("restart xenhost"), refused.getMessage());
+            assertFalse(j.get(B).isPresent());
+        }
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            // the file may hold the failed line (here it does, the page was never lost); restart replays it and
+            // the manager's reconciliation then checks it against sysfs and libxl
+            assertTrue(j.get(A).isPresent());
+            assertFalse(j.get(B).isPresent());
+        }
+    }
+
+    @Test
     void laterRecordsWinAndDropForgets() {
         try (OwnershipJournal j = new OwnershipJournal(state)) {
             j.put(new Ownership(A, DeviceState.HOST, Pending.ADD, null, "e1000e", null, false, false));

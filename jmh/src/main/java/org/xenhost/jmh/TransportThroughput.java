@@ -86,8 +86,8 @@ public class TransportThroughput {
             ca.issue("bench-a", List.of(SubjectAltName.parse("127.0.0.1")), Validity.days(2));
             ca.issue("bench-b", List.of(SubjectAltName.parse("127.0.0.1")), Validity.days(2));
             PeerAllowlist allow = PeerAllowlist.of(List.of("CN=bench-*,O=xenhost"));
-            server = start(TransportConfig.builder(HostCredentials.load(dir, "bench-a"), allow).build());
-            client = start(TransportConfig.builder(HostCredentials.load(dir, "bench-b"), allow).build());
+            server = start(TransportConfig.builder(HostCredentials.load(dir, "bench-a"), allow).streamWindow(Integer.getInteger("xenhost.jmh.streamWindowMiB", 4) << 20).build());
+            client = start(TransportConfig.builder(HostCredentials.load(dir, "bench-b"), allow).streamWindow(Integer.getInteger("xenhost.jmh.streamWindowMiB", 4) << 20).build());
             PeerAcceptor acceptor = server.listen(new InetSocketAddress("127.0.0.1", 0));
             dialer = client.connect("127.0.0.1", acceptor.address().getPort());
             PeerConnection accepted = acceptor.accept(Duration.ofSeconds(10));

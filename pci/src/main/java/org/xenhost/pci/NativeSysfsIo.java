@@ -93,7 +93,7 @@ final class NativeSysfsIo implements SysfsIo {
             Native.register(NativeSysfsIo.class, Platform.C_LIBRARY_NAME);
             registered = true;
         }
-        return new NativeSysfsIo();
+        return new NativeSysfsIo(BATCH_MIN);
     }
 
     private static native int openat(int dirfd, Pointer path, int flags);
@@ -156,8 +156,131 @@ final class NativeSysfsIo implements SysfsIo {
         return scratch.get().lastError;
     }
 
+    /**
+     * {@code -Dorg.xenhost.pci.uring=false} reads file by file even where io_uring works: for comparing the two
+     * ways on one machine (jmh/pci-vs-lspci.sh), and a way out should a kernel misbehave.
+     */
+    static final boolean URING = !"false".equals(System.getProperty("org.xenhost.pci.uring"));
+
+    /** Below this many functions a scan reads file by file: setting up a ring costs about what it saves. */
+    private static final int BATCH_MIN = 16;
+
+    private final int batchMinimum;
+
+    private NativeSysfsIo(int batchMinimum) {
+        this.batchMinimum = batchMinimum;
+    }
+
+    /** The same, batching reads of even a single function (tests: the batch path over small trees). */
+    NativeSysfsIo batchingAlways() {
+        return new NativeSysfsIo(1);
+    }
+
+    @Override
+    public Batch batch(String[] names, int functions) {
+        if (!URING || functions < batchMinimum) {
+            return null;
+        }
+        UringReads uring = UringReads.open(names.length * BATCH_DIRS);
+        return uring == null ? null : new UringBatch(uring, names);
+    }
+
+    /** Directories per io_uring round trip: enough to make the crossing rare, little native memory (768 KiB). */
+    private static final int BATCH_DIRS = 32;
+
+    /** A {@link Batch} over io_uring: one round trip (two for config spaces) per {@link #BATCH_DIRS} directories. */
+    private final class UringBatch implements Batch {
+        private final UringReads uring;
+        private final String[] names;
+        private final Pointer[] nativeNames;
+        private final boolean[] configFlags;
+        private final int[] dirfds;
+        private final Pointer[] perFileNames;
+        private final boolean[] perFileConfig;
+        private final java.util.List<NativeDir> last = new java.util.ArrayList<>();
+
+        UringBatch(UringReads uring, String[] names) {
+            this.uring = uring;
+            this.names = names.clone();
+            Scratch s = scratch.get();
+            nativeNames = new Pointer[names.length];
+            configFlags = new boolean[names.length];
+            for (int j = 0; j < names.length; j++) {
+                nativeNames[j] = attributeName(s, names[j]);
+                configFlags[j] = names[j].equals("config");
+            }
+            dirfds = new int[uring.capacity()];
+            perFileNames = new Pointer[uring.capacity()];
+            perFileConfig = new boolean[uring.capacity()];
+        }
+
+        @Override
+        public int capacity() {
+            return uring.capacity() / names.length;
+        }
+
+        @Override
+        public void prefetch(java.util.List<Dir> dirs) {
+            for (NativeDir d : last) {
+                d.batch = null;
+            }
+            last.clear();
+            int count = 0;
+            for (Dir dir : dirs) {
+                NativeDir d = (NativeDir) dir;
+                if (d.fd < 0 || last.size() == capacity()) {
+                    continue;
+                }
+                for (int j = 0; j < names.length; j++) {
+                    if (nativeNames[j] == null) {
+                        return; // a name too long for native memory: read file by file
+                    }
+                    dirfds[count] = d.fd;
+                    perFileNames[count] = nativeNames[j];
+                    perFileConfig[count] = configFlags[j];
+                    count++;
+                }
+                last.add(d);
+            }
+            if (!uring.readAll(count, dirfds, perFileNames, perFileConfig)) {
+                last.clear();
+                return;
+            }
+            for (int k = 0; k < last.size(); k++) {
+                NativeDir d = last.get(k);
+                d.batch = this;
+                d.batchBase = k * names.length;
+                d.taken = 0;
+            }
+        }
+
+        /** File {@code j} of directory {@code d}, copied into {@code buf}, or null-equivalent MIN_VALUE if not held. */
+        int take(NativeDir d, String name, byte[] buf) {
+            for (int j = 0; j < names.length; j++) {
+                if ((d.taken & 1 << j) == 0 && names[j].equals(name)) {
+                    d.taken |= 1 << j;
+                    return uring.copy(d.batchBase + j, buf);
+                }
+            }
+            return Integer.MIN_VALUE;
+        }
+
+        @Override
+        public void close() {
+            for (NativeDir d : last) {
+                d.batch = null;
+            }
+            last.clear();
+            uring.close();
+        }
+    }
+
     private final class NativeDir implements Dir {
         private int fd;
+        /** Files read ahead for this directory by a batch, and which of them were handed out already. */
+        private UringBatch batch;
+        private int batchBase;
+        private int taken;
 
         NativeDir(int fd) {
             this.fd = fd;
@@ -188,11 +311,23 @@ final class NativeSysfsIo implements SysfsIo {
 
         @Override
         public int read(String name, byte[] buf) {
+            if (batch != null) {
+                int n = batch.take(this, name, buf);
+                if (n != Integer.MIN_VALUE) {
+                    return n;
+                }
+            }
             return readOnce(name, buf, buf.length);
         }
 
         @Override
         public int readConfig(String name, byte[] buf) {
+            if (batch != null) {
+                int n = batch.take(this, name, buf);
+                if (n != Integer.MIN_VALUE) {
+                    return n;
+                }
+            }
             Scratch s = scratch.get();
             Pointer p = attributeName(s, name);
             if (p == null) {
@@ -237,6 +372,7 @@ final class NativeSysfsIo implements SysfsIo {
 
         @Override
         public void close() {
+            batch = null;
             if (fd >= 0) {
                 NativeSysfsIo.close(fd);
                 fd = -1;

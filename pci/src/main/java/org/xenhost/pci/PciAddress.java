@@ -41,43 +41,70 @@ public record PciAddress(int domain, int bus, int device, int function) implemen
         if (text == null) {
             throw new IllegalArgumentException("PCI address is missing; expected " + EXPECTED_FORM);
         }
+        long v = scan(text);
+        if (v == DEVICE_ABOVE_1F) {
+            throw bad(text, " (device " + Integer.toHexString(hex(text, text.lastIndexOf(':', text.length() - 2) + 1,
+                    text.length() - 2, 2)) + " is above 1f)");
+        }
+        if (v == FUNCTION_ABOVE_7) {
+            throw bad(text, " (function " + hexDigit(text.charAt(text.length() - 1)) + " is above 7)");
+        }
+        if (v < 0) {
+            throw bad(text, "");
+        }
+        return unpack(v);
+    }
+
+    /**
+     * Parses like {@link #parse} but returns null instead of throwing; for scanning directory listings and paths,
+     * where most names that are not addresses are routine (no exception is made for them).
+     */
+    public static PciAddress parseOrNull(String text) {
+        if (text == null) {
+            return null;
+        }
+        long v = scan(text);
+        return v < 0 ? null : unpack(v);
+    }
+
+    private static final long MALFORMED = -1;
+    private static final long DEVICE_ABOVE_1F = -2;
+    private static final long FUNCTION_ABOVE_7 = -3;
+
+    /** The address packed as domain, bus, device, function (16, 8, 8, 8 bits), or one of the negative reasons. */
+    private static long scan(String text) {
         // Hand-written scanner: fast (called for every sysfs entry) and strict about every character.
         int len = text.length();
         int dot = len - 2;
         if (len < 5 || len > 12 || text.charAt(dot) != '.') {
-            throw bad(text, "");
+            return MALFORMED;
         }
         int function = hexDigit(text.charAt(len - 1));
         if (function < 0) {
-            throw bad(text, "");
+            return MALFORMED;
         }
         int c2 = text.lastIndexOf(':', dot);
         int c1 = c2 <= 0 ? -1 : text.lastIndexOf(':', c2 - 1);
         if (c2 < 0 || (c1 >= 0 && text.lastIndexOf(':', c1 - 1) >= 0)) {
-            throw bad(text, "");
+            return MALFORMED;
         }
         int domain = c1 < 0 ? 0 : hex(text, 0, c1, 4);
         int bus = hex(text, c1 + 1, c2, 2);
         int device = hex(text, c2 + 1, dot, 2);
         if (domain < 0 || bus < 0 || device < 0) {
-            throw bad(text, "");
+            return MALFORMED;
         }
         if (device > 0x1f) {
-            throw bad(text, " (device " + Integer.toHexString(device) + " is above 1f)");
+            return DEVICE_ABOVE_1F;
         }
         if (function > 7) {
-            throw bad(text, " (function " + function + " is above 7)");
+            return FUNCTION_ABOVE_7;
         }
-        return new PciAddress(domain, bus, device, function);
+        return (long) domain << 24 | bus << 16 | device << 8 | function;
     }
 
-    /** Parses like {@link #parse} but returns null instead of throwing; for scanning directory listings. */
-    public static PciAddress parseOrNull(String text) {
-        try {
-            return parse(text);
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
+    private static PciAddress unpack(long v) {
+        return new PciAddress((int) (v >>> 24), (int) (v >>> 16) & 0xff, (int) (v >>> 8) & 0xff, (int) v & 0xff);
     }
 
     private static IllegalArgumentException bad(String text, String why) {

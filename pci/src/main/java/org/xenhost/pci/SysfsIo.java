@@ -1,5 +1,7 @@
 package org.xenhost.pci;
 
+import java.util.List;
+
 /**
  * The file-system operations the sysfs reader needs, shaped for speed and for hostile trees: results are returned,
  * failures are negative errno values rather than exceptions (a missing optional attribute is routine), and reading
@@ -26,6 +28,34 @@ interface SysfsIo {
 
     /** Opens a directory for attribute reads, or null with {@link #lastError()} set. */
     Dir open(String dir);
+
+    /**
+     * A way to read the attributes every function has of many devices at once, or null where this implementation
+     * reads file by file (the default). Owned by the calling thread; close it when the scan is done.
+     *
+     * @param names     the attribute names to read in each directory; {@code config} is read as {@link Dir#readConfig}
+     * @param functions how many devices the caller is about to read (a batch is not worth setting up for a few)
+     */
+    default Batch batch(String[] names, int functions) {
+        return null;
+    }
+
+    /** Reads a fixed set of attributes of several opened device directories together. Not thread-safe. */
+    interface Batch extends AutoCloseable {
+        /** How many directories one {@link #prefetch} takes. */
+        int capacity();
+
+        /**
+         * Reads the batch's names in each directory now. Afterwards, the first {@link Dir#read} or
+         * {@link Dir#readConfig} of such a name on such a directory returns what was read here, and later calls (and
+         * other names) read the file again as usual. Results of the previous call are dropped. If the batch read
+         * fails as a whole, nothing is remembered and every read goes to the file system as usual.
+         */
+        void prefetch(List<Dir> dirs);
+
+        @Override
+        void close();
+    }
 
     /** errno of the last failed {@link #readlink}, {@link #list}, {@link #open} or {@link Dir#readlink} on this thread. */
     int lastError();

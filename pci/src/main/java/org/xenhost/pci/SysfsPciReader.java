@@ -184,18 +184,16 @@ public final class SysfsPciReader {
         PciDevice[] out = new PciDevice[n];
         int workers = Math.min(threads, n / BLOCK);
         if (workers <= 1) {
-            byte[] buf = new byte[BUFFER];
-            for (int i = 0; i < n; i++) {
-                out[i] = scan.read(addresses.get(i), buf);
+            try (Reads reads = new Reads(scan, n)) {
+                reads.read(addresses, 0, n, out);
             }
             return out;
         }
         AtomicInteger next = new AtomicInteger();
         Runnable worker = () -> {
-            byte[] buf = new byte[BUFFER];
-            for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
-                for (int i = start, end = Math.min(n, start + BLOCK); i < end; i++) {
-                    out[i] = scan.read(addresses.get(i), buf);
+            try (Reads reads = new Reads(scan, n)) {
+                for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
+                    reads.read(addresses, start, Math.min(n, start + BLOCK), out);
                 }
             }
         };
@@ -222,6 +220,61 @@ public final class SysfsPciReader {
             }
         }
         return out;
+    }
+
+    /** Attributes every function's read starts with, so a batch can read them for many functions at once. */
+    private static final String[] EVERY_FUNCTION = {"config", "uevent", "revision", "numa_node", "driver_override",
+        "reset_method"};
+
+    /** One thread's reading: its buffer and, where the file system interface has one, its batch. */
+    private final class Reads implements AutoCloseable {
+        private final Scan scan;
+        private final byte[] buf = new byte[BUFFER];
+        private final SysfsIo.Batch batch;
+
+        Reads(Scan scan, int functions) {
+            this.scan = scan;
+            this.batch = io.batch(EVERY_FUNCTION, functions);
+        }
+
+        /** Reads addresses [from, to) into out at the same indexes. */
+        void read(List<PciAddress> addresses, int from, int to, PciDevice[] out) {
+            if (batch == null) {
+                for (int i = from; i < to; i++) {
+                    out[i] = scan.read(addresses.get(i), buf);
+                }
+                return;
+            }
+            int step = batch.capacity();
+            DeviceRead[] group = new DeviceRead[step];
+            List<SysfsIo.Dir> dirs = new ArrayList<>(step);
+            for (int start = from; start < to; start += step) {
+                int end = Math.min(to, start + step);
+                dirs.clear();
+                // 1. open every directory of the group (the hook runs as it would before the first read),
+                // 2. read their common attributes in one batch, 3. finish each function as usual.
+                for (int i = start; i < end; i++) {
+                    PciAddress a = addresses.get(i);
+                    DeviceRead r = new DeviceRead(scan, a, a.toString(), buf);
+                    group[i - start] = r;
+                    if (r.open()) {
+                        dirs.add(r.handle);
+                    }
+                }
+                batch.prefetch(dirs);
+                for (int i = start; i < end; i++) {
+                    out[i] = group[i - start].finish();
+                    group[i - start] = null;
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            if (batch != null) {
+                batch.close();
+            }
+        }
     }
 
     /** Daemon threads shared by all readers, created on the first parallel scan. */
@@ -339,12 +392,34 @@ public final class SysfsPciReader {
             this.buf = buf;
         }
 
+        private boolean opened;
+
         PciDevice read() {
-            // 1. find the device's own directory under sys/devices (gives the bridge chain), 2. open it,
-            // 3. read the attributes. The device may vanish at any step; the rest is then skipped.
-            if (locate() && openDirectory()) {
+            open();
+            return finish();
+        }
+
+        /**
+         * Steps 1 and 2 of a read: find the device's own directory under sys/devices (gives the bridge chain) and
+         * open it. False when the device is gone or cannot be opened (warned); {@link #finish} then reads nothing.
+         */
+        boolean open() {
+            opened = locate() && openDirectory();
+            if (opened) {
                 try {
                     hook.afterOpen(address, dir);
+                } catch (RuntimeException | Error e) {
+                    handle.close();
+                    throw e;
+                }
+            }
+            return opened;
+        }
+
+        /** Step 3: reads the attributes (skipping the rest once the device vanishes), closes, and builds the result. */
+        PciDevice finish() {
+            if (opened) {
+                try {
                     readConfig();
                     readIdentity();
                     readBinding();

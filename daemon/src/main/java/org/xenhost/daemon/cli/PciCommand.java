@@ -71,7 +71,7 @@ public final class PciCommand implements Runnable {
             // a fixture tree driven by an emulated xenhostd is listed as that host sees it now; no daemon is needed
             Path root = HypervisorHost.listRoot(source.sysfsRoot, stateDir);
             inv = new SysfsPciReader(root).scan();
-            verdicts = HypervisorHost.verdicts(source.sysfsRoot, stateDir);
+            verdicts = HypervisorHost.verdicts(source.sysfsRoot, stateDir, inv); // judged on this scan: one read of sysfs
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             if (source.json) {

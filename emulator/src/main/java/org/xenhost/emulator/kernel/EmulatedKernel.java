@@ -75,7 +75,16 @@ public final class EmulatedKernel {
     private final Map<String, Integer> headerTypes = new ConcurrentHashMap<>();
     /** The slots file, written outside {@link #pcibackLists} for every change published so far. */
     private final org.xenhost.emulator.io.GroupCommit<Set<SlotId>> slotsFile =
-            new org.xenhost.emulator.io.GroupCommit<>(this::persistSlots);
+            new org.xenhost.emulator.io.GroupCommit<>(null, this::persistSlots, (onDisk, markFailed) -> {
+                // the file is the state: after a failed write the list is read from it again
+                this.pcibackLists.lock();
+                try {
+                    markFailed.run();
+                    this.slotCache = null;
+                } finally {
+                    this.pcibackLists.unlock();
+                }
+            });
     /** device_lock: one per BDF, taken for the whole reaction to a write on that device. */
     private final Map<String, ReentrantLock> deviceLocks = new ConcurrentHashMap<>();
     /** pciback's slot and permissive lists: short read-modify-write sections only, never across a reset. */
@@ -658,10 +667,16 @@ public final class EmulatedKernel {
     /** The driver the device is bound to (name of the {@code driver} link's target). */
     public Optional<String> boundDriver(String bdf) throws IOException {
         Path link = deviceDir(bdf).resolve("driver");
-        if (!Files.isSymbolicLink(link)) {
+        // access(2) through the link: false without an exception when unbound (an lstat that fails costs a
+        // NoSuchFileException with its stack trace, on every bind); a driver link always leads to its driver
+        if (!Files.exists(link)) {
             return Optional.empty();
         }
-        return Optional.of(Files.readSymbolicLink(link).getFileName().toString());
+        try {
+            return Optional.of(Files.readSymbolicLink(link).getFileName().toString());
+        } catch (NoSuchFileException | java.nio.file.NotLinkException e) {
+            return Optional.empty(); // unbound between the two calls (no device lock held by this reader)
+        }
     }
 
     /** The device's driver_override, or null when unset ({@code (null)}). */

@@ -181,7 +181,11 @@ public final class Saver {
         return new SaveReport(List.copyOf(rounds), finalPass, verify, pagesSent, out.offset());
     }
 
-    /** Every pfn of the guest: populated ones with data, the rest as XTAB. */
+    /**
+     * Every pfn of the guest: populated ones with data, the rest as XTAB. The pin is held from adding a batch to
+     * the end of its write, because the pages go out straight from the mapping; it is let go between batches so
+     * a destroy waits for one batch at most.
+     */
     private void sendAll() throws IOException {
         long pages = memory.pages();
         long pfn = 0;
@@ -190,8 +194,8 @@ public final class Saver {
                 while (pfn < pages && !batch.isFull()) {
                     add(pfn++);
                 }
+                flushBatch();
             }
-            flushBatch();
         }
     }
 
@@ -205,31 +209,36 @@ public final class Saver {
                 }
                 add(pfn);
                 if (batch.isFull()) {
-                    pin[0].close();
-                    pin[0] = null;
                     try {
                         flushBatch();
                     } catch (IOException e) {
                         failure[0] = e;
                         return;
                     }
+                    pin[0].close();
+                    pin[0] = null; // if pinning again fails (destroyed meanwhile), finally has nothing to close
                     pin[0] = memory.pin();
                 }
             });
+            if (failure[0] != null) {
+                throw failure[0];
+            }
+            flushBatch();
         } finally {
             if (pin[0] != null) {
                 pin[0].close();
             }
         }
-        if (failure[0] != null) {
-            throw failure[0];
-        }
-        flushBatch();
     }
 
+    /**
+     * A populated page goes into the batch in place: libxenguest too writes its batches straight from its mapping
+     * of the guest's frames, so a page the guest changes meanwhile goes out as it is at the write (the dirty log
+     * sends it again).
+     */
     private void add(long pfn) {
         if (memory.isPopulated(pfn)) {
-            batch.add(pfn, PageType.NOTAB, memory.segmentOf(pfn), memory.indexInSegment(pfn));
+            batch.addInPlace(pfn, PageType.NOTAB, memory.segmentOf(pfn), memory.indexInSegment(pfn));
         } else {
             batch.addWithoutData(pfn, PageType.XTAB);
         }

@@ -23,8 +23,9 @@ import org.xenhost.emulator.io.GroupCommit;
  * is applied all-or-nothing under one short lock (xenstored is single-threaded too), then made durable by a group
  * commit: one writer persists the newest tree for every transaction applied so far, so concurrent transactions
  * share a file write instead of queueing one write each. A transaction returns only once a file write that
- * includes it is on disk. If that write fails, the caller gets the error while the change stays in memory (as in
- * xenstored, whose memory is the truth); the next successful transaction persists it.
+ * includes it is on disk. If that write fails, the tree goes back to the last one on disk and every transaction
+ * applied since then fails with the error (each was built on the ones before it): a caller that gets the error
+ * knows its change is gone, from memory as from the file.
  */
 public final class Xenstore {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,7 +38,13 @@ public final class Xenstore {
         this.file = file;
         this.tree = tree;
         // one line, not pretty-printed: it is rewritten on every change, so its cost is paid per device operation
-        this.durable = new GroupCommit<>(t -> AtomicFiles.write(file, JSON.writeValueAsBytes(t)));
+        this.durable = new GroupCommit<>(tree, t -> AtomicFiles.write(file, JSON.writeValueAsBytes(t)),
+                (onDisk, markFailed) -> {
+                    synchronized (this) {
+                        markFailed.run();
+                        this.tree = onDisk;
+                    }
+                });
     }
 
     /** Opens (or creates empty) the store kept in {@code file}. */

@@ -24,6 +24,10 @@ final class ByteSource {
         this.offset = startOffset;
     }
 
+    boolean isChannel() {
+        return channel != null;
+    }
+
     long offset() {
         return offset;
     }

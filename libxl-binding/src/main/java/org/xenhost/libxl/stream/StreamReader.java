@@ -49,7 +49,8 @@ public final class StreamReader {
         this.limits = limits;
         this.order = order;
         this.saveHeader = saveHeader;
-        this.batch = new PageBatch(limits.maxBatchPfns());
+        // from a channel, pages land in a direct buffer: no JDK bounce copy on the way in or on to a file
+        this.batch = new PageBatch(limits.maxBatchPfns(), src.isChannel());
         this.pfnBytes = ByteBuffer.allocate(8 * limits.maxBatchPfns()).order(ByteOrder.LITTLE_ENDIAN);
     }
 

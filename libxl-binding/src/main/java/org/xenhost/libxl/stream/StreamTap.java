@@ -43,6 +43,8 @@ public final class StreamTap {
 
     private final RecordOrder order;
     private final byte[] acc = new byte[XlSaveHeader.FIXED_BYTES];
+    /** Where {@link #accept(ByteBuffer)} copies the parsed parts of a direct buffer (headers, pfn lists). */
+    private final byte[] scratch = new byte[4096];
     private Step step;
     private int need;
     private int have;
@@ -87,13 +89,27 @@ public final class StreamTap {
             accept(src.array(), src.arrayOffset() + src.position(), src.remaining());
             return;
         }
-        byte[] chunk = new byte[Math.min(src.remaining(), 64 << 10)];
-        for (int i = src.position(); i < src.limit(); ) {
-            int n = Math.min(chunk.length, src.limit() - i);
-            src.get(i, chunk, 0, n);
-            accept(chunk, 0, n);
+        // A direct buffer (guest memory, a transport buffer): only the bytes the tap parses are copied out, in
+        // small pieces; record bodies it skips (page contents: nearly all of a migration) are counted, not copied.
+        int end = src.limit();
+        for (int i = src.position(); i < end; ) {
+            if ((step == Step.SKIP_BODY || step == Step.SKIP_XL_OPTIONAL) && skip > 0) {
+                int n = (int) Math.min(skip, end - i);
+                bytes += n;
+                skipped(n);
+                i += n;
+                continue;
+            }
+            int n = Math.min(scratch.length, end - i);
+            if (step == Step.DONE || step == Step.FAILED) {
+                bytes += end - i;
+                break;
+            }
+            src.get(i, scratch, 0, n);
+            accept(scratch, 0, n);
             i += n;
         }
+        publish();
     }
 
     /** Shows the tap the next {@code len} bytes of the stream. */
@@ -107,21 +123,8 @@ public final class StreamTap {
                 case DONE, FAILED -> p = end;
                 case SKIP_BODY, SKIP_XL_OPTIONAL -> {
                     int n = (int) Math.min(skip, end - p);
-                    if (skippingPages) {
-                        // a page counts once its last byte has passed; pages still to come = ceil(skip / 4096)
-                        long pages = (skip + Wire.PAGE_SIZE - 1) / Wire.PAGE_SIZE
-                                - (skip - n + Wire.PAGE_SIZE - 1) / Wire.PAGE_SIZE;
-                        pagesWithData += pages;
-                        if (order.verifySeen()) {
-                            verifyPages += pages;
-                        }
-                    }
+                    skipped(n);
                     p += n;
-                    skip -= n;
-                    if (skip == 0) {
-                        skippingPages = false;
-                        nextItem();
-                    }
                 }
                 case PFN -> {
                     // fast path: whole entries straight from the chunk
@@ -142,6 +145,24 @@ public final class StreamTap {
             }
         }
         publish();
+    }
+
+    /** {@code n} bytes (at most {@link #skip}) of a skipped body have passed. */
+    private void skipped(int n) {
+        if (skippingPages) {
+            // a page counts once its last byte has passed; pages still to come = ceil(skip / 4096)
+            long pages = (skip + Wire.PAGE_SIZE - 1) / Wire.PAGE_SIZE
+                    - (skip - n + Wire.PAGE_SIZE - 1) / Wire.PAGE_SIZE;
+            pagesWithData += pages;
+            if (order.verifySeen()) {
+                verifyPages += pages;
+            }
+        }
+        skip -= n;
+        if (skip == 0) {
+            skippingPages = false;
+            nextItem();
+        }
     }
 
     /** Accumulates a fixed-size item; handles it once complete. Returns the new position. */

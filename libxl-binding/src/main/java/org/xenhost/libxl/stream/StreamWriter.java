@@ -116,7 +116,22 @@ public final class StreamWriter implements Flushable {
             h.putLong(entries[i]);
         }
         sink.write(h, 0, headerBytes);
-        sink.write(batch.rawData(), 0, batch.pagesWithData() * Wire.PAGE_SIZE);
+        if (!batch.isInPlace()) {
+            sink.write(batch.rawData(), 0, batch.pagesWithData() * Wire.PAGE_SIZE);
+            return;
+        }
+        // pages added in place: one write per run of pages that lie back to back in the same buffer
+        ByteBuffer[] buffers = batch.rawPlaceBuffers();
+        int[] indexes = batch.rawPlaceIndexes();
+        int pages = batch.pagesWithData();
+        for (int s = 0; s < pages; ) {
+            int e = s + 1;
+            while (e < pages && buffers[e] == buffers[s] && indexes[e] == indexes[e - 1] + Wire.PAGE_SIZE) {
+                e++;
+            }
+            sink.write(buffers[s], indexes[s], (e - s) * Wire.PAGE_SIZE);
+            s = e;
+        }
     }
 
     private void writeFramed(int type, byte[] body) throws IOException {

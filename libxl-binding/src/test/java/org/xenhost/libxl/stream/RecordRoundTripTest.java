@@ -186,6 +186,47 @@ class RecordRoundTripTest {
     }
 
     @Test
+    void pagesAddedInPlaceAreWrittenAsIfCopied() throws IOException {
+        // a guest's memory as a direct buffer; pages 3..6 adjacent (one write), then 9, then 1 (separate writes)
+        ByteBuffer memory = ByteBuffer.allocateDirect(16 * Wire.PAGE_SIZE);
+        for (int i = 0; i < memory.capacity(); i++) {
+            memory.put(i, (byte) (i * 7 + i / Wire.PAGE_SIZE));
+        }
+        long[] pfns = {3, 4, 5, 6, 9, 1};
+        PageBatch copied = new PageBatch(8);
+        PageBatch inPlace = new PageBatch(8);
+        for (long pfn : pfns) {
+            copied.add(pfn, PageType.NOTAB, memory, (int) pfn * Wire.PAGE_SIZE);
+            inPlace.addInPlace(pfn, PageType.NOTAB, memory, (int) pfn * Wire.PAGE_SIZE);
+        }
+        copied.addWithoutData(12, PageType.XTAB);
+        inPlace.addWithoutData(12, PageType.XTAB);
+        byte[] a = writeBatch(copied);
+        byte[] b = writeBatch(inPlace);
+        assertArrayEquals(a, b);
+        byte[] page = new byte[Wire.PAGE_SIZE];
+        inPlace.copyPage(4, page, 0);
+        assertTrue(inPlace.samePage(4, memory, 9 * Wire.PAGE_SIZE));
+        assertEquals(memory.get(9 * Wire.PAGE_SIZE + 5), page[5]);
+        assertThrows(IllegalStateException.class, inPlace::pageData, "no buffer of its own to show");
+        assertThrows(IllegalStateException.class, () -> inPlace.add(13, PageType.NOTAB, memory, 0),
+                "copied and in-place pages do not mix");
+        inPlace.clear();
+        inPlace.add(13, PageType.NOTAB, memory, 0); // cleared: either kind again
+        assertFalse(inPlace.isInPlace());
+    }
+
+    private static byte[] writeBatch(PageBatch b) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        StreamWriter w = StreamWriter.libxc(Channels.newChannel(out));
+        w.write(ImageHeader.V3);
+        w.write(DomainHeader.hvm417());
+        w.write(new LibxcRecord.StaticDataEnd());
+        w.write(b);
+        return out.toByteArray();
+    }
+
+    @Test
     void bareLibxcStreamRoundTrips() throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         StreamWriter w = StreamWriter.libxc(out);
