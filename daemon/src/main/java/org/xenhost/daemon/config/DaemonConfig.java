@@ -91,32 +91,30 @@ public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Pat
             throw new IllegalArgumentException("listen needs at least one allow_peer pattern (e.g. 'CN=host-*' or '*' for any "
                     + "certificate of the CA): there is no implicit allow-all");
         }
-        long memory = 0;
-        if (v.get("emulated_memory") != null) {
-            try {
-                memory = Long.parseLong(((String) v.get("emulated_memory")).trim());
-            } catch (NumberFormatException e) {
-                memory = -1;
-            }
-            if (memory <= 2048 || memory > (1L << 32)) {
-                throw new IllegalArgumentException("emulated_memory \"" + v.get("emulated_memory")
-                        + "\" must be the emulated host's memory in MiB, more than the 2048 MiB dom0 keeps");
-            }
-        }
-        int peerTimeout = 0;
-        if (v.get("peer_timeout") != null) {
-            try {
-                peerTimeout = Integer.parseInt(((String) v.get("peer_timeout")).trim());
-            } catch (NumberFormatException e) {
-                peerTimeout = -1;
-            }
-            if (peerTimeout < 1 || peerTimeout > 3600) {
-                throw new IllegalArgumentException("peer_timeout \"" + v.get("peer_timeout") + "\" must be 1-3600 seconds");
-            }
-        }
+        long memory = number(v, "emulated_memory", 2049, 1L << 32,
+                "must be the emulated host's memory in MiB, more than the 2048 MiB dom0 keeps");
+        int peerTimeout = (int) number(v, "peer_timeout", 1, 3600, "must be 1-3600 seconds");
         return new DaemonConfig(hv, Path.of((String) v.get("sysfs_root")), Path.of((String) v.get("state_dir")),
                 Path.of((String) v.get("admin_socket")), (String) v.get("admin_group"), listen, tlsDir, tlsName, peers, memory,
                 peerTimeout);
+    }
+
+    /** A whole-number setting in [min, max], or 0 when unset; anything else is refused, quoting the value. */
+    private static long number(Map<String, Object> v, String key, long min, long max, String rule) {
+        Object text = v.get(key);
+        if (text == null) {
+            return 0;
+        }
+        long n;
+        try {
+            n = Long.parseLong(((String) text).trim());
+        } catch (NumberFormatException e) {
+            n = min - 1;
+        }
+        if (n < min || n > max) {
+            throw new IllegalArgumentException(key + " \"" + text + "\" " + rule);
+        }
+        return n;
     }
 
     /** Parses {@code HOST:PORT} ({@code [v6]:PORT} for IPv6); port 0 means "pick one". */

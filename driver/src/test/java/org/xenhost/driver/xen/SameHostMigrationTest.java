@@ -43,8 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the source's copy is renamed NAME--migratedaway, and afterwards exactly one domain has the uuid.
  */
 class SameHostMigrationTest {
-    private static final HostFacts FACTS = new HostFacts("dom0", "Debian", 8L << 30, 4L << 30, "GenuineIntel", "cpu",
-            2, 2, List.of("sse2", "vmx"), List.of());
+    private static final HostFacts FACTS = XenDriverTest.FACTS;
 
     @TempDir
     Path tmp;

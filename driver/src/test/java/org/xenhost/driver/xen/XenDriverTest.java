@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** XenDriver's domain lifecycle, on the emulated Xen host (the same code drives the real one). */
 class XenDriverTest {
-    private static final HostFacts FACTS = new HostFacts("test-host", "Debian", 8L << 30, 4L << 30, "GenuineIntel", "cpu",
+    static final HostFacts FACTS = new HostFacts("test-host", "Debian", 8L << 30, 4L << 30, "GenuineIntel", "cpu",
             2, 2, List.of("sse2", "vmx"), List.of());
 
     @TempDir
