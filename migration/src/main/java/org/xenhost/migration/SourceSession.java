@@ -260,7 +260,7 @@ public final class SourceSession {
             }
         }
         try {
-            conn.send(Wire.encode(Wire.GO, new Wire.Go(id)));
+            conn.sendAndWait(Wire.encode(Wire.GO, new Wire.Go(id)), Duration.ofSeconds(30));
             CrashPoint.reached("source:go-sent");
             // 6. confirm: the destination reports its unpause
             Wire.Result r = Wire.decode(waitFor(null, Wire.RESULT), Wire.RESULT, Wire.Result.class);

@@ -28,6 +28,16 @@ public interface PeerConnection extends AutoCloseable {
     void send(ControlMessage message) throws IOException;
 
     /**
+     * Sends a control message and waits until its bytes are in this host's socket (not until the peer read
+     * them). For the message after which a crash changes who owns a guest (migration's clearance to unpause):
+     * the step is only "sent" once it can reach the peer without this process.
+     *
+     * @throws IOException when the connection is lost, the write did not finish within {@code timeout}, or the
+     *     thread was interrupted while waiting (its interrupt flag is kept)
+     */
+    void sendAndWait(ControlMessage message, java.time.Duration timeout) throws IOException;
+
+    /**
      * Waits for the next control message.
      *
      * @return the message, or {@code null} when none arrived within {@code timeout}

@@ -113,6 +113,11 @@ class TransferTest {
             assertArrayEquals(body, got.body());
             p.accepted.send(new ControlMessage("test.ready", 1, new byte[0]));
             assertEquals("test.ready", p.dialer.receive(Duration.ofSeconds(10)).type());
+            // the waiting send returns only once written, and the message arrives like any other
+            p.dialer.sendAndWait(new ControlMessage("test.go", 1, body), Duration.ofSeconds(10));
+            ControlMessage go = p.accepted.receive(Duration.ofSeconds(10));
+            assertEquals("test.go", go.type());
+            assertArrayEquals(body, go.body());
 
             long size = 32L << 20 | 12345; // not a multiple of anything
             OutboundStream out = p.dialer.openStream("memory");

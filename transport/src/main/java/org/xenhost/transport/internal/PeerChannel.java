@@ -140,6 +140,27 @@ public final class PeerChannel implements PeerConnection {
     }
 
     @Override
+    public void sendAndWait(ControlMessage message, Duration timeout) throws IOException {
+        checkOpen();
+        io.netty.channel.ChannelFuture written = channel.writeAndFlush(new Frame.Control(message));
+        boolean done;
+        try {
+            done = written.await(timeout.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while sending " + message.type() + " to " + peer.subject(), e);
+        }
+        if (!done) {
+            throw new IOException("sending " + message.type() + " to " + describePeer() + " did not finish within "
+                    + timeout.toSeconds() + " s");
+        }
+        if (!written.isSuccess()) {
+            throw new IOException("sending " + message.type() + " to " + describePeer() + " failed: "
+                    + written.cause().getMessage(), written.cause());
+        }
+    }
+
+    @Override
     public ControlMessage receive(Duration timeout) throws IOException, InterruptedException {
         Object o = controls.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
         if (o == LOST) {
