@@ -44,8 +44,11 @@ final class MigrateCommand implements Callable<Integer> {
     String dom;
     @Parameters(index = "1", paramLabel = "DEST")
     String dest;
-    @Option(names = "--live", negatable = true, defaultValue = "true", description = "pre-copy while the guest runs (default); --no-live pauses first")
-    boolean live;
+    // declared by its negative name: picocli gives a negatable option that defaults to true the inverted meaning
+    // (with defaultValue "true", --no-live parsed as true and --live as false)
+    @Option(names = "--no-live", negatable = true, description = "pause the guest first and copy its memory once "
+            + "(default: --live, pre-copy while the guest runs)")
+    boolean noLive;
     @Option(names = "--offline", description = "move only the definition of a shut-off domain (needs --persist)")
     boolean offline;
     @Option(names = "--paused", description = "leave the guest paused on the destination")
@@ -70,15 +73,20 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "one JSON object per line per event, for scripts")
     boolean json;
 
-    @Override
-    public Integer call() throws Exception {
+    /** The options as parsed from the command line, checked by {@link MigrationOptions}. */
+    MigrationOptions options() {
         MigrationOptions.HostdevPolicy policy = switch (hostdevPolicy) {
             case "refuse" -> MigrationOptions.HostdevPolicy.REFUSE;
             case "replug" -> MigrationOptions.HostdevPolicy.REPLUG;
             default -> throw new IllegalArgumentException("--hostdev-policy '" + hostdevPolicy + "' must be refuse or replug");
         };
-        MigrationOptions options = new MigrationOptions(live && !offline, offline, paused, persist, undefineSource, bandwidth,
+        return new MigrationOptions(!noLive && !offline, offline, paused, persist, undefineSource, bandwidth,
                 debug, destName, timeout, policy, hostdevMap);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        MigrationOptions options = options();
         PrintWriter out = spec.commandLine().getOut();
         Driver d = RemoteDriver.connect(main.socket());
         CompletableFuture<MigrationStats> run = CompletableFuture.supplyAsync(() -> d.migrate(dom, dest, options));
