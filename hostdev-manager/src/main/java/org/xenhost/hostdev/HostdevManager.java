@@ -83,17 +83,24 @@ public final class HostdevManager implements AutoCloseable {
         return pool.remove(bdfOrName, rebind);
     }
 
-    /** Devices on pciback and used by no domain, by address. Takes no lock. */
+    /**
+     * Devices on pciback, used by no domain and in no hand-over (the journal has nothing pending for them), by
+     * address. Takes no lock.
+     */
     public List<PoolDevice> assignableList() {
+        return assignableList(host.scan());
+    }
+
+    /** The same, from {@code inventory}, a scan of this host's sysfs the caller has just made. */
+    public List<PoolDevice> assignableList(PciInventory inventory) {
         Map<PciAddress, Ownership> journal = host.journal.entries();
         List<PoolDevice> out = new ArrayList<>();
-        for (PciDevice d : host.scan().devices()) {
+        for (PciDevice d : inventory.devices()) {
             if (!Host.PCIBACK.equals(d.driver())) {
                 continue;
             }
             Ownership o = journal.get(d.address());
-            if (o != null && (o.state() == DeviceState.ATTACHED || o.pending() == Pending.ATTACH
-                    || o.pending() == Pending.START)) {
+            if (o != null && !o.free()) {
                 continue;
             }
             out.add(new PoolDevice(d.address(), o == null ? null : o.name(), o == null ? null : o.originalDriver()));
@@ -160,6 +167,11 @@ public final class HostdevManager implements AutoCloseable {
     /** For every device in sysfs: could it be given to a guest now, and if not why; who owns it. Takes no lock. */
     public Map<PciAddress, DeviceVerdict> verdicts() {
         return verdicts(host);
+    }
+
+    /** The same, judged against {@code inventory}, a scan of this host's sysfs the caller has just made. */
+    public Map<PciAddress, DeviceVerdict> verdicts(PciInventory inventory) {
+        return verdicts(host, inventory);
     }
 
     /**
