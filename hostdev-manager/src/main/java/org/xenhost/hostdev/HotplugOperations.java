@@ -13,6 +13,7 @@ import java.util.Set;
 
 /** Attaching devices to a running domain and detaching them (hotplug), with every {@code libxl_device_pci} option. */
 final class HotplugOperations {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HotplugOperations.class);
     private final Host host;
 
     HotplugOperations(Host host) {
@@ -29,7 +30,7 @@ final class HotplugOperations {
      *   <li>journal: ATTACHED to the domain.
      * </ol>
      */
-    AttachResult attach(String domain, LibxlDevicePci spec, boolean force) throws HostdevException {
+    AttachResult attach(String domain, LibxlDevicePci spec, boolean force, boolean strictReset) throws HostdevException {
         Owner owner;
         LibxlDevicePci resolved;
         try {
@@ -51,7 +52,7 @@ final class HotplugOperations {
             }
             List<Refusal> refusals = checks.forAttach(devices, owner.uuid(), resolved.seize(), force,
                     resolved.seize() ? List.of() : functions);
-            List<ResetPlan> plans = resetPlans(devices, checks, functions, owner, force, refusals);
+            List<ResetPlan> plans = resetPlans(devices, checks, functions, owner, force, strictReset, refusals);
             if (!refusals.isEmpty()) {
                 throw new DeviceRefusedException("attach to domain " + owner, refusals);
             }
@@ -168,18 +169,30 @@ final class HotplugOperations {
     }
 
     private List<ResetPlan> resetPlans(List<PciDevice> devices, SafetyChecks checks, List<PciAddress> moving,
-                                       Owner owner, boolean force, List<Refusal> refusals) {
+                                       Owner owner, boolean force, boolean strictReset, List<Refusal> refusals) {
         List<ResetPlan> plans = new ArrayList<>();
         Set<PciAddress> movingSet = new HashSet<>(moving);
         for (PciDevice d : devices) {
             ResetPlan p = ResetSelector.select(d, checks.inventory(), movingSet, x -> host.usage(x, owner.uuid()));
-            plans.add(p);
-            if (!p.available() && !force) {
+            if (!p.available() && !strictReset) {
+                p = unreset(p, owner);
+            } else if (!p.available() && !force) {
                 refusals.add(new Refusal(d.address(), "has no safe reset (" + p.reason()
-                        + "); refused unless forced (--force)"));
+                        + "); refused unless forced (--force) or its spec says nostrictreset=1"));
             }
+            plans.add(p);
         }
         return plans;
+    }
+
+    /**
+     * Qubes' {@code nostrictreset}: a device without a safe reset goes to the guest unreset. Said loudly, in the
+     * log and in the plan the caller reports.
+     */
+    static ResetPlan unreset(ResetPlan none, Owner owner) {
+        ResetPlan p = none.notReset();
+        LOG.warn("{} goes to domain {} WITHOUT a reset (nostrictreset=1): {}", p.bdf(), owner, none.reason());
+        return p;
     }
 
     private LibxlDevicePci resolveName(LibxlDevicePci spec) throws LibxlException {

@@ -98,8 +98,10 @@ final class ManagedDevices {
                 boolean onHost = !Host.PCIBACK.equals(d.driver());
                 Ownership base = before.orElseGet(() -> new Ownership(d.address(), DeviceState.HOST, Pending.NONE,
                         null, onHost ? d.driver() : null, null, false, false));
-                boolean managed = byFunction.get(d.address()).managed();
-                host.journal.put(base.pending(Pending.START, owner).managed(managed, managed && onHost));
+                HostdevSpec spec = byFunction.get(d.address());
+                boolean managed = spec.managed();
+                boolean backToHost = onHost || spec.returnToHost() && base.originalDriver() != null;
+                host.journal.put(base.pending(Pending.START, owner).managed(managed, managed && backToHost));
                 s.undo("restore the journal entry of " + d.address(), () -> {
                     if (before.isPresent()) {
                         host.journal.put(before.get());
@@ -130,10 +132,11 @@ final class ManagedDevices {
             for (PciAddress a : all) {
                 PciDevice d = host.require(a);
                 ResetPlan p = ResetSelector.select(d, now, moving, x -> host.usage(x, owner.uuid()));
-                if (!p.available()) {
-                    throw new HostdevException(a + " has no safe reset: " + p.reason());
+                if (!p.available() && byFunction.get(a).strictReset()) {
+                    throw new HostdevException(a + " has no safe reset: " + p.reason()
+                            + " (add nostrictreset=1 to its spec to assign it unreset)");
                 }
-                plans.add(p);
+                plans.add(p.available() ? p : HotplugOperations.unreset(p, owner));
             }
 
             s.step(5, "attach all");
