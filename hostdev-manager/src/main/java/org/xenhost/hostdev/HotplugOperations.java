@@ -64,22 +64,11 @@ final class HotplugOperations {
                 Ownership base = before.orElseGet(() -> new Ownership(d.address(), DeviceState.HOST, Pending.NONE,
                         null, Host.PCIBACK.equals(d.driver()) ? null : d.driver(), null, false, false));
                 host.journal.put(base.pending(Pending.ATTACH, owner));
-                s.undo("restore the journal entry of " + d.address(), () -> restore(d.address(), before));
+                s.undo("restore the journal entry of " + d.address(), () -> host.journal.restore(d.address(), before));
             }
 
             s.step(3, "seize functions from dom0");
-            for (PciDevice d : devices) {
-                if (!Host.PCIBACK.equals(d.driver())) {
-                    String original = d.driver();
-                    s.undo("give " + d.address() + " back to " + original, () -> {
-                        Optional<PciDevice> now = host.device(d.address());
-                        if (now.isPresent() && !java.util.Objects.equals(now.get().driver(), original)) {
-                            host.libxl.assignableRemove(Host.pci(d.address()), true);
-                        }
-                    });
-                    host.libxl.assignableAdd(Host.pci(d.address()), true);
-                }
-            }
+            host.takeFromDom0(s, devices);
 
             s.step(4, "libxl pci-add");
             Set<PciAddress> listedBefore = listed(owner.domid());
@@ -149,7 +138,7 @@ final class HotplugOperations {
 
             s.step(2, "journal pending detach");
             host.journal.put(base.pending(Pending.DETACH, owner));
-            s.undo("restore the journal entry", () -> restore(bdf, before));
+            s.undo("restore the journal entry", () -> host.journal.restore(bdf, before));
 
             s.step(3, "libxl pci-remove" + (force ? " (forced)" : ""));
             host.libxl.pciRemove(owner.domid(), attached, force);
@@ -224,13 +213,5 @@ final class HotplugOperations {
             out.add(Host.address(p));
         }
         return out;
-    }
-
-    private void restore(PciAddress bdf, Optional<Ownership> before) {
-        if (before.isPresent()) {
-            host.journal.put(before.get());
-        } else {
-            host.journal.drop(bdf);
-        }
     }
 }

@@ -192,6 +192,7 @@ final class HostdevReplug {
         if (!pool.containsKey(a)) {
             Optional<Ownership> o = manager.ownership(a);
             String where = o.filter(x -> x.owner() != null).map(x -> "it belongs to domain " + x.owner())
+                    .or(() -> o.filter(x -> !x.free()).map(x -> "it is being moved: " + x.pending() + " in progress"))
                     .orElse(here.get().driver() == null ? "it is bound to no driver" : "it is bound to " + here.get().driver());
             return a + " is not assignable here (" + where + "); make it assignable with 'xenhost pci assignable-add " + a + "'";
         }
