@@ -22,7 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenhost.emulator.domain.DomainState;
 import org.xenhost.emulator.domain.EmulatedDomain;
-import org.xenhost.emulator.io.AtomicFiles;
+import org.xenhost.pci.io.AtomicFiles;
 import org.xenhost.emulator.io.GroupCommit;
 import org.xenhost.emulator.xenstore.Xenstore;
 

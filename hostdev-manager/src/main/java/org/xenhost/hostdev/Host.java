@@ -168,6 +168,32 @@ final class Host {
         }
     }
 
+    /**
+     * Takes each of {@code devices} that is still on a dom0 driver (or none) into the pool through libxl (which
+     * remembers the driver), registering on {@code s}, before each move, the undo that gives it back.
+     */
+    void takeFromDom0(Steps s, List<PciDevice> devices) throws LibxlException {
+        for (PciDevice d : devices) {
+            if (!PCIBACK.equals(d.driver())) {
+                String original = d.driver();
+                s.undo("give " + d.address() + " back to " + (original == null ? "no driver" : original),
+                        () -> giveBackIfMoved(d.address(), original));
+                libxl.assignableAdd(pci(d.address()), true);
+            }
+        }
+    }
+
+    /**
+     * The undo of a move off dom0: if libxl moved {@code bdf} away from {@code original} at all, it returns it
+     * (assignable-remove with rebind). A device that is gone, never left or is already back is left alone.
+     */
+    void giveBackIfMoved(PciAddress bdf, String original) throws LibxlException {
+        Optional<PciDevice> now = device(bdf);
+        if (now.isPresent() && !java.util.Objects.equals(now.get().driver(), original)) {
+            libxl.assignableRemove(pci(bdf), true);
+        }
+    }
+
     /** libxl's view of a single function. */
     static LibxlDevicePci pci(PciAddress a) {
         return LibxlDevicePci.of(a.domain(), a.bus(), a.device(), a.function());

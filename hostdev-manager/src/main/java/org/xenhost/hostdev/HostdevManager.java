@@ -83,17 +83,24 @@ public final class HostdevManager implements AutoCloseable {
         return pool.remove(bdfOrName, rebind);
     }
 
-    /** Devices on pciback and used by no domain, by address. Takes no lock. */
+    /**
+     * Devices on pciback, used by no domain and in no hand-over (the journal has nothing pending for them), by
+     * address. Takes no lock.
+     */
     public List<PoolDevice> assignableList() {
+        return assignableList(host.scan());
+    }
+
+    /** The same, from {@code inventory}, a scan of this host's sysfs the caller has just made. */
+    public List<PoolDevice> assignableList(PciInventory inventory) {
         Map<PciAddress, Ownership> journal = host.journal.entries();
         List<PoolDevice> out = new ArrayList<>();
-        for (PciDevice d : host.scan().devices()) {
+        for (PciDevice d : inventory.devices()) {
             if (!Host.PCIBACK.equals(d.driver())) {
                 continue;
             }
             Ownership o = journal.get(d.address());
-            if (o != null && (o.state() == DeviceState.ATTACHED || o.pending() == Pending.ATTACH
-                    || o.pending() == Pending.START)) {
+            if (o != null && !o.free()) {
                 continue;
             }
             out.add(new PoolDevice(d.address(), o == null ? null : o.name(), o == null ? null : o.originalDriver()));
@@ -105,12 +112,37 @@ public final class HostdevManager implements AutoCloseable {
 
     /** Attaches a device (xl.cfg PCI spec, every option honoured) to a running domain (name or domid). */
     public AttachResult attach(String domain, LibxlDevicePci spec, boolean force) throws HostdevException {
-        return hotplug.attach(domain, spec, force);
+        return hotplug.attach(domain, spec, force, true);
+    }
+
+    /**
+     * The same; {@code strictReset} false is {@code nostrictreset=1}: a device without a safe reset is attached
+     * unreset, with a warning (logged, and in the result's reset plans), instead of being refused.
+     */
+    public AttachResult attach(String domain, LibxlDevicePci spec, boolean force, boolean strictReset)
+            throws HostdevException {
+        return hotplug.attach(domain, spec, force, strictReset);
     }
 
     /** Detaches a device from a domain; {@code force} does not wait for the guest. It stays in the pool. */
     public PciAddress detach(String domain, PciAddress bdf, boolean force) throws HostdevException {
         return hotplug.detach(domain, bdf, force);
+    }
+
+    /**
+     * The second half of a managed device's hot-detach (libvirt's reattach): a device the detach left in the pool
+     * goes back to the dom0 driver it came from ({@code assignable-remove --rebind}). A device that is not settled
+     * in the pool (attached, mid-hand-over, or with the host already) is left alone.
+     *
+     * @return the pool entry the device left (its {@code originalDriver} says where it went), empty if nothing moved
+     */
+    public Optional<Ownership> giveBackToHost(PciAddress bdf) throws HostdevException {
+        Optional<Ownership> o = host.journal.get(bdf).filter(x -> x.free() && x.state() == DeviceState.ASSIGNABLE);
+        if (o.isEmpty()) {
+            return Optional.empty();
+        }
+        pool.remove(bdf.toString(), true);
+        return o;
     }
 
     // ---- managed devices -------------------------------------------------------------------------------
@@ -137,6 +169,11 @@ public final class HostdevManager implements AutoCloseable {
         return host.journal.entries();
     }
 
+    /** The journal entries of {@code domain}'s devices: attached to it, or being given to it or taken from it. */
+    public List<Ownership> ownerships(java.util.UUID domain) {
+        return host.journal.entries().values().stream().filter(o -> o.ownedBy(domain)).toList();
+    }
+
     /** The reset {@code bdf} would get now, and why. */
     public ResetPlan resetPlan(PciAddress bdf) {
         PciDevice d = host.require(bdf);
@@ -160,6 +197,11 @@ public final class HostdevManager implements AutoCloseable {
     /** For every device in sysfs: could it be given to a guest now, and if not why; who owns it. Takes no lock. */
     public Map<PciAddress, DeviceVerdict> verdicts() {
         return verdicts(host);
+    }
+
+    /** The same, judged against {@code inventory}, a scan of this host's sysfs the caller has just made. */
+    public Map<PciAddress, DeviceVerdict> verdicts(PciInventory inventory) {
+        return verdicts(host, inventory);
     }
 
     /**

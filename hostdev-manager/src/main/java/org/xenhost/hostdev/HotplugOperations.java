@@ -13,6 +13,7 @@ import java.util.Set;
 
 /** Attaching devices to a running domain and detaching them (hotplug), with every {@code libxl_device_pci} option. */
 final class HotplugOperations {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HotplugOperations.class);
     private final Host host;
 
     HotplugOperations(Host host) {
@@ -29,7 +30,7 @@ final class HotplugOperations {
      *   <li>journal: ATTACHED to the domain.
      * </ol>
      */
-    AttachResult attach(String domain, LibxlDevicePci spec, boolean force) throws HostdevException {
+    AttachResult attach(String domain, LibxlDevicePci spec, boolean force, boolean strictReset) throws HostdevException {
         Owner owner;
         LibxlDevicePci resolved;
         try {
@@ -51,7 +52,7 @@ final class HotplugOperations {
             }
             List<Refusal> refusals = checks.forAttach(devices, owner.uuid(), resolved.seize(), force,
                     resolved.seize() ? List.of() : functions);
-            List<ResetPlan> plans = resetPlans(devices, checks, functions, owner, force, refusals);
+            List<ResetPlan> plans = resetPlans(devices, checks, functions, owner, force, strictReset, refusals);
             if (!refusals.isEmpty()) {
                 throw new DeviceRefusedException("attach to domain " + owner, refusals);
             }
@@ -63,22 +64,11 @@ final class HotplugOperations {
                 Ownership base = before.orElseGet(() -> new Ownership(d.address(), DeviceState.HOST, Pending.NONE,
                         null, Host.PCIBACK.equals(d.driver()) ? null : d.driver(), null, false, false));
                 host.journal.put(base.pending(Pending.ATTACH, owner));
-                s.undo("restore the journal entry of " + d.address(), () -> restore(d.address(), before));
+                s.undo("restore the journal entry of " + d.address(), () -> host.journal.restore(d.address(), before));
             }
 
             s.step(3, "seize functions from dom0");
-            for (PciDevice d : devices) {
-                if (!Host.PCIBACK.equals(d.driver())) {
-                    String original = d.driver();
-                    s.undo("give " + d.address() + " back to " + original, () -> {
-                        Optional<PciDevice> now = host.device(d.address());
-                        if (now.isPresent() && !java.util.Objects.equals(now.get().driver(), original)) {
-                            host.libxl.assignableRemove(Host.pci(d.address()), true);
-                        }
-                    });
-                    host.libxl.assignableAdd(Host.pci(d.address()), true);
-                }
-            }
+            host.takeFromDom0(s, devices);
 
             s.step(4, "libxl pci-add");
             Set<PciAddress> listedBefore = listed(owner.domid());
@@ -148,7 +138,7 @@ final class HotplugOperations {
 
             s.step(2, "journal pending detach");
             host.journal.put(base.pending(Pending.DETACH, owner));
-            s.undo("restore the journal entry", () -> restore(bdf, before));
+            s.undo("restore the journal entry", () -> host.journal.restore(bdf, before));
 
             s.step(3, "libxl pci-remove" + (force ? " (forced)" : ""));
             host.libxl.pciRemove(owner.domid(), attached, force);
@@ -168,18 +158,30 @@ final class HotplugOperations {
     }
 
     private List<ResetPlan> resetPlans(List<PciDevice> devices, SafetyChecks checks, List<PciAddress> moving,
-                                       Owner owner, boolean force, List<Refusal> refusals) {
+                                       Owner owner, boolean force, boolean strictReset, List<Refusal> refusals) {
         List<ResetPlan> plans = new ArrayList<>();
         Set<PciAddress> movingSet = new HashSet<>(moving);
         for (PciDevice d : devices) {
             ResetPlan p = ResetSelector.select(d, checks.inventory(), movingSet, x -> host.usage(x, owner.uuid()));
-            plans.add(p);
-            if (!p.available() && !force) {
+            if (!p.available() && !strictReset) {
+                p = unreset(p, owner);
+            } else if (!p.available() && !force) {
                 refusals.add(new Refusal(d.address(), "has no safe reset (" + p.reason()
-                        + "); refused unless forced (--force)"));
+                        + "); refused unless forced (--force) or its spec says nostrictreset=1"));
             }
+            plans.add(p);
         }
         return plans;
+    }
+
+    /**
+     * Qubes' {@code nostrictreset}: a device without a safe reset goes to the guest unreset. Said loudly, in the
+     * log and in the plan the caller reports.
+     */
+    static ResetPlan unreset(ResetPlan none, Owner owner) {
+        ResetPlan p = none.notReset();
+        LOG.warn("{} goes to domain {} WITHOUT a reset (nostrictreset=1): {}", p.bdf(), owner, none.reason());
+        return p;
     }
 
     private LibxlDevicePci resolveName(LibxlDevicePci spec) throws LibxlException {
@@ -211,13 +213,5 @@ final class HotplugOperations {
             out.add(Host.address(p));
         }
         return out;
-    }
-
-    private void restore(PciAddress bdf, Optional<Ownership> before) {
-        if (before.isPresent()) {
-            host.journal.put(before.get());
-        } else {
-            host.journal.drop(bdf);
-        }
     }
 }

@@ -98,30 +98,15 @@ final class ManagedDevices {
                 boolean onHost = !Host.PCIBACK.equals(d.driver());
                 Ownership base = before.orElseGet(() -> new Ownership(d.address(), DeviceState.HOST, Pending.NONE,
                         null, onHost ? d.driver() : null, null, false, false));
-                boolean managed = byFunction.get(d.address()).managed();
-                host.journal.put(base.pending(Pending.START, owner).managed(managed, managed && onHost));
-                s.undo("restore the journal entry of " + d.address(), () -> {
-                    if (before.isPresent()) {
-                        host.journal.put(before.get());
-                    } else {
-                        host.journal.drop(d.address());
-                    }
-                });
+                HostdevSpec spec = byFunction.get(d.address());
+                boolean managed = spec.managed();
+                boolean backToHost = onHost || spec.returnToHost() && base.originalDriver() != null;
+                host.journal.put(base.pending(Pending.START, owner).managed(managed, managed && backToHost));
+                s.undo("restore the journal entry of " + d.address(), () -> host.journal.restore(d.address(), before));
             }
 
             s.step(3, "detach all from dom0");
-            for (PciDevice d : devices) {
-                if (!Host.PCIBACK.equals(d.driver())) {
-                    String original = d.driver();
-                    s.undo("give " + d.address() + " back to " + original, () -> {
-                        Optional<PciDevice> now = host.device(d.address());
-                        if (now.isPresent() && !java.util.Objects.equals(now.get().driver(), original)) {
-                            host.libxl.assignableRemove(Host.pci(d.address()), true);
-                        }
-                    });
-                    host.libxl.assignableAdd(Host.pci(d.address()), true);
-                }
-            }
+            host.takeFromDom0(s, devices);
 
             s.step(4, "reset all");
             List<ResetPlan> plans = new ArrayList<>();
@@ -130,10 +115,11 @@ final class ManagedDevices {
             for (PciAddress a : all) {
                 PciDevice d = host.require(a);
                 ResetPlan p = ResetSelector.select(d, now, moving, x -> host.usage(x, owner.uuid()));
-                if (!p.available()) {
-                    throw new HostdevException(a + " has no safe reset: " + p.reason());
+                if (!p.available() && byFunction.get(a).strictReset()) {
+                    throw new HostdevException(a + " has no safe reset: " + p.reason()
+                            + " (add nostrictreset=1 to its spec to assign it unreset)");
                 }
-                plans.add(p);
+                plans.add(p.available() ? p : HotplugOperations.unreset(p, owner));
             }
 
             s.step(5, "attach all");
@@ -193,7 +179,7 @@ final class ManagedDevices {
         Owner owner = ownerOf(domain);
         List<PciAddress> all = new ArrayList<>();
         for (Ownership o : host.journal.entries().values()) {
-            if (o.owner() != null && o.owner().uuid().equals(owner.uuid()) && o.state() == DeviceState.ATTACHED) {
+            if (o.ownedBy(owner.uuid()) && o.state() == DeviceState.ATTACHED) {
                 all.add(o.bdf());
             }
         }
@@ -205,8 +191,8 @@ final class ManagedDevices {
         try (DeviceLocks.Held held = host.locks.lock(all)) {
             // listed before the locks were held: keep only what is still this domain's (a concurrent detach may
             // have taken a device back meanwhile)
-            all.removeIf(a -> host.journal.get(a).filter(o -> o.owner() != null
-                    && o.owner().uuid().equals(owner.uuid()) && o.state() == DeviceState.ATTACHED).isEmpty());
+            all.removeIf(a -> host.journal.get(a).filter(o -> o.ownedBy(owner.uuid())
+                    && o.state() == DeviceState.ATTACHED).isEmpty());
             s.step(1, "collect");
             Integer domid = liveDomid(owner);
 

@@ -27,6 +27,20 @@ public record Ownership(PciAddress bdf, DeviceState state, Pending pending, Owne
         }
     }
 
+    /**
+     * Whether the device counts as free in the pool: settled (nothing pending) and given to no domain. A device in
+     * the middle of a hand-over (being added or removed, taken by a managed start or a migration's replug, given
+     * back at a stop) is not free even while it sits on pciback: another request must not be offered it.
+     */
+    public boolean free() {
+        return pending == Pending.NONE && state != DeviceState.ATTACHED;
+    }
+
+    /** Whether {@code domain} has this device or is being given it. */
+    public boolean ownedBy(java.util.UUID domain) {
+        return owner != null && owner.uuid().equals(domain);
+    }
+
     /** A device settled in the pool. */
     public static Ownership assignable(PciAddress bdf, String originalDriver, String name) {
         return new Ownership(bdf, DeviceState.ASSIGNABLE, Pending.NONE, null, originalDriver, name, false, false);

@@ -1,16 +1,17 @@
 package org.xenhost.hostdev;
 
+
 import org.xenhost.pci.PciAddress;
+
+import org.xenhost.pci.io.AtomicFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -184,6 +185,15 @@ public final class OwnershipJournal implements AutoCloseable {
         entries.put(o.bdf(), o);
     }
 
+    /** Puts back what {@link #get} returned before an operation: that entry, or none. An unwind's first undo. */
+    public void restore(PciAddress bdf, Optional<Ownership> before) {
+        if (before.isPresent()) {
+            put(before.get());
+        } else {
+            drop(bdf);
+        }
+    }
+
     /** Records that xenhost no longer holds the device (it is with the host), durably, then makes it visible. */
     public void drop(PciAddress bdf) {
         force(append(JournalCodec.drop(bdf), () -> recorded.remove(bdf)));
@@ -254,34 +264,15 @@ public final class OwnershipJournal implements AutoCloseable {
      * grows and by the manager after start-up reconciliation.
      */
     public synchronized void compact() throws IOException {
-        Path tmp = dir.resolve("snapshot.tmp");
         StringBuilder sb = new StringBuilder();
         for (Ownership o : new TreeMap<>(recorded).values()) {
             sb.append(JournalCodec.put(o)).append('\n');
         }
-        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buf = ByteBuffer.wrap(sb.toString().getBytes(StandardCharsets.UTF_8));
-            while (buf.hasRemaining()) {
-                out.write(buf);
-            }
-            out.force(true);
-        }
-        try {
-            Files.move(tmp, snapshotFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("state directory " + dir + " does not support atomic rename", e);
-        }
-        fsyncDirectory();
+        // temp file, fsync, rename, fsync the directory: the snapshot is durable before the journal is emptied
+        AtomicFiles.write(snapshotFile, sb.toString().getBytes(StandardCharsets.UTF_8));
         channel.truncate(0);
         channel.force(true);
         records = 0;
-    }
-
-    private void fsyncDirectory() throws IOException {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
     }
 
     /** Number of records in the journal file since the last snapshot. */

@@ -65,7 +65,7 @@ final class PoolOperations {
             s.step(3, "libxl assignable-add (pciback bind)");
             LibxlDevicePci pci = Host.pci(bdf).withName(name);
             s.undo("give " + bdf + " back to " + (original == null ? "no driver" : original),
-                    () -> giveBack(bdf, original));
+                    () -> host.giveBackIfMoved(bdf, original));
             host.libxl.assignableAdd(pci, true);
 
             s.step(4, "journal assignable");
@@ -77,15 +77,6 @@ final class PoolOperations {
         } catch (LibxlException | RuntimeException e) {
             throw s.unwind(e);
         }
-    }
-
-    /** Undo of step 3: if libxl moved the device at all, return it through libxl with rebind. */
-    private void giveBack(PciAddress bdf, String original) throws LibxlException {
-        Optional<PciDevice> now = host.device(bdf);
-        if (now.isEmpty() || java.util.Objects.equals(now.get().driver(), original)) {
-            return; // gone, never left, or already back
-        }
-        host.libxl.assignableRemove(Host.pci(bdf), true);
     }
 
     /**

@@ -113,8 +113,15 @@ final class SafetyChecks {
         inventory();
         List<Refusal> out = new ArrayList<>();
         endpoint(d, out);
-        host.journal.get(d.address()).filter(o -> o.owner() != null).ifPresent(o ->
-                out.add(new Refusal(d.address(), "is owned by domain " + o.owner())));
+        host.journal.get(d.address()).ifPresent(o -> {
+            if (o.owner() != null) {
+                out.add(new Refusal(d.address(), "is owned by domain " + o.owner()
+                        + (o.pending() == Pending.NONE ? "" : " (" + o.pending() + " in progress)")));
+            } else if (o.pending() != Pending.NONE) {
+                out.add(new Refusal(d.address(), "is being moved (" + o.pending() + " in progress): wait until it "
+                        + "ends (if no xenhost operation runs, restart xenhost so it finishes the move)"));
+            }
+        });
         iommuGroup(d, null, Set.of(d.address()), out);
         critical(d, false, out);
         return out;

@@ -73,12 +73,81 @@ class ConcurrencyTest {
         assertEquals(DeviceState.ASSIGNABLE, other.get(60, TimeUnit.SECONDS).state());
         assertEquals(List.of(AUDIO), m.assignableList().stream().map(PoolDevice::bdf).toList());
         assertEquals(Pending.ADD, m.ownership(SAS).orElseThrow().pending());
-        assertTrue(m.verdicts().get(SAS).assignable());
+        // mid-hand-over: not offered to anyone (the verdict names the operation in flight)
+        assertFalse(m.verdicts().get(SAS).assignable());
+        assertTrue(m.verdicts().get(SAS).reason().contains("ADD in progress"), m.verdicts().get(SAS).reason());
         assertFalse(slow.isDone(), "the parked operation is still in flight");
 
         release.countDown();
         assertEquals(DeviceState.ASSIGNABLE, slow.get(60, TimeUnit.SECONDS).state());
         host.assertConsistent();
+    }
+
+    /**
+     * A device on pciback in the middle of a hand-over (libxl has bound it, the journal still says ADD; a remove
+     * announced but not yet carried out; a managed start that has taken it but not attached it) is not free: the
+     * pool list leaves it out and the verdict says what is in flight. Before the fix each showed as free.
+     */
+    @Test
+    void aDeviceMidHandOverIsNeitherListedNorAssignable() throws Exception {
+        host = EmulatedHost.of("asus-p6t6", dir);
+        java.util.concurrent.atomic.AtomicReference<String> parkAt = new java.util.concurrent.atomic.AtomicReference<>();
+        CountDownLatch[] parked = {new CountDownLatch(1)};
+        CountDownLatch[] release = {new CountDownLatch(1)};
+        HostdevManager m = host.start((op, step, name, devices) -> {
+            if ((op + ":" + step).equals(parkAt.get()) && devices.contains(SAS)) {
+                parked[0].countDown();
+                try {
+                    release[0].await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        // add, parked after libxl bound SAS to pciback, before the journal says ASSIGNABLE
+        parkAt.set("assignable-add:4");
+        Future<?> add = pool.submit(() -> m.assignableAdd(SAS, "hba", false));
+        assertTrue(parked[0].await(60, TimeUnit.SECONDS));
+        assertEquals("pciback", host.driver(SAS.toString()));
+        assertMidHandOver(m, Pending.ADD);
+        release[0].countDown();
+        add.get(60, TimeUnit.SECONDS);
+        assertEquals(List.of(SAS), m.assignableList().stream().map(PoolDevice::bdf).toList());
+
+        // remove, parked after the journal announced it, SAS still on pciback
+        parkAt.set("assignable-remove:3");
+        parked[0] = new CountDownLatch(1);
+        release[0] = new CountDownLatch(1);
+        Future<?> remove = pool.submit(() -> m.assignableRemove(SAS.toString(), true));
+        assertTrue(parked[0].await(60, TimeUnit.SECONDS));
+        assertEquals("pciback", host.driver(SAS.toString()));
+        assertMidHandOver(m, Pending.REMOVE);
+        release[0].countDown();
+        remove.get(60, TimeUnit.SECONDS);
+
+        // a managed start, parked after it took SAS from dom0 and before it attached it
+        host.createDomain("guest1", "hvm");
+        parkAt.set("managed-start:4");
+        parked[0] = new CountDownLatch(1);
+        release[0] = new CountDownLatch(1);
+        Future<?> start = pool.submit(() -> m.startDomainDevices("guest1",
+                List.of(new HostdevSpec(PciSpecParser.parse(SAS.toString()), true))));
+        assertTrue(parked[0].await(60, TimeUnit.SECONDS));
+        assertEquals("pciback", host.driver(SAS.toString()));
+        assertTrue(m.assignableList().isEmpty(), m.assignableList().toString());
+        assertFalse(m.verdicts().get(SAS).assignable());
+        assertTrue(m.verdicts().get(SAS).reason().contains("guest1"), m.verdicts().get(SAS).reason());
+        release[0].countDown();
+        start.get(60, TimeUnit.SECONDS);
+        host.assertConsistent();
+    }
+
+    private static void assertMidHandOver(HostdevManager m, Pending pending) {
+        assertEquals(pending, m.ownership(SAS).orElseThrow().pending());
+        assertTrue(m.assignableList().isEmpty(), "listed as free while " + pending + " is in flight: " + m.assignableList());
+        DeviceVerdict v = m.verdicts().get(SAS);
+        assertFalse(v.assignable(), "assignable while " + pending + " is in flight");
+        assertTrue(v.reason().contains(pending + " in progress"), v.reason());
     }
 
     @Test

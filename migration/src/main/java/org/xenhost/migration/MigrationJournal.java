@@ -1,20 +1,18 @@
 package org.xenhost.migration;
 
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.xenhost.pci.io.AtomicFiles;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -48,26 +46,8 @@ public final class MigrationJournal {
     public synchronized void write(JournalEntry e) {
         checkId(e.id());
         try {
-            Files.createDirectories(dir);
-            Path target = dir.resolve(e.id() + ".json");
-            Path tmp = dir.resolve("." + e.id() + ".json.tmp");
             byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(e);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) {
-                    ch.write(b);
-                }
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException ex) {
-                throw new IOException("cannot replace " + target + " atomically (state directory on a local file system?)", ex);
-            }
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true);
-            }
+            AtomicFiles.write(dir.resolve(e.id() + ".json"), bytes);
         } catch (IOException ex) {
             // without a durable journal the commit protocol cannot promise anything: the caller must stop
             throw new UncheckedIOException("cannot write the migration journal " + dir.resolve(e.id() + ".json")

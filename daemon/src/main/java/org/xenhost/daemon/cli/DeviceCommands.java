@@ -54,10 +54,11 @@ public final class DeviceCommands {
 
     /** {@code xenhost attach-device DOM SPEC [--live|--config|--persistent] [--force] [--json]}. */
     @Command(name = "attach-device", mixinStandardHelpOptions = true,
-            description = "Attach a PCI device to a domain. SPEC is an xl.cfg PCI spec plus managed=yes|no, e.g. "
+            description = "Attach a PCI device to a domain. SPEC is an xl.cfg PCI spec plus managed=yes|no and "
+                    + "nostrictreset=1 (attach a device that has no safe reset, unreset, with a warning), e.g. "
                     + "'0000:03:00.0,permissive=1', '03:00.*@5,seize=1', '04:00.0,managed=yes,rdm_policy=relaxed'.")
     public static final class Attach extends DeviceCommand {
-        @Parameters(index = "1", paramLabel = "SPEC", description = "xl.cfg PCI spec (see xl-pci-configuration(5)) with optional managed=yes")
+        @Parameters(index = "1", paramLabel = "SPEC", description = "xl.cfg PCI spec (see xl-pci-configuration(5)) with optional managed=yes, nostrictreset=1")
         String pciSpec;
         @Option(names = "--force", description = "attach even a host-critical device or one with no safe reset (unmanaged only)")
         boolean force;

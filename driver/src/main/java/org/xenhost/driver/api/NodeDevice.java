@@ -11,7 +11,9 @@ package org.xenhost.driver.api;
  * @param device           device id, 4 hex digits, or null
  * @param driver           the kernel driver bound now ({@code pciback} when assignable), or null
  * @param iommuGroup       the IOMMU group, or null when the host has none
- * @param placement        {@code host} (with dom0), {@code assignable} (on pciback, no guest) or {@code attached}
+ * @param placement        {@code host} (with dom0), {@code assignable} (on pciback, no guest, nothing in flight),
+ *                         {@code moving} (the ownership journal has a hand-over in flight: a pool add or remove, a
+ *                         start or a migration's replug taking it) or {@code attached}
  * @param owner            the domain that has it, or null
  * @param name             the operator's friendly name (nodedev-detach --name), or null
  * @param originalDriver   the dom0 driver nodedev-reattach binds it to again, or null

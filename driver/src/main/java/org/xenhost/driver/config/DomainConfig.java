@@ -20,10 +20,12 @@ import java.util.regex.Pattern;
  * A guest's configuration as xenhost needs it, read from an xl.cfg ({@link #from}). The original settings are
  * kept ({@link #cfg()}) so {@code dumpconfig} shows back what the operator wrote, unknown keys included.
  *
- * <p>Two keys are xenhost's own and ignored by xl: {@code emulated_dirty_rate} (how fast an emulated guest
- * dirties memory, e.g. {@code "20M"} bytes per second) and a {@code managed=yes|no} option inside a
- * {@code pci} entry (managed devices are made assignable at start and given back at stop; default no, as xl).
- * xenhost removes {@code managed=} before the libxlutil-identical spec parser sees the entry.
+ * <p>Some keys are xenhost's own and ignored by xl: {@code emulated_dirty_rate} (how fast an emulated guest
+ * dirties memory, e.g. {@code "20M"} bytes per second) and two options inside a {@code pci} entry:
+ * {@code managed=yes|no} (managed devices are made assignable at start and given back at stop; default no, as xl)
+ * and {@code nostrictreset=1} (Qubes' option: a device without FLR, PM reset or a usable secondary bus reset is
+ * assigned unreset, with a warning, instead of refused; default 0, strict). xenhost removes both before the
+ * libxlutil-identical spec parser sees the entry.
  *
  * @param memoryMiB target memory ({@code memory}, default 32 as libxl)
  * @param maxMemoryMiB ceiling ({@code maxmem}, default = memory)
@@ -33,8 +35,11 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
                            int vcpus, int maxVcpus, String kernel, String ramdisk, String cmdline,
                            List<DomainPci> pci, long dirtyRateBytesPerSecond) {
 
-    /** One {@code pci = [...]} entry: the parsed libxl device, whether xenhost manages it, and the text. */
-    public record DomainPci(LibxlDevicePci device, boolean managed, String spec) {
+    /**
+     * One {@code pci = [...]} entry: the parsed libxl device, whether xenhost manages it, whether a device without
+     * a safe reset is refused ({@code strictReset}, the default; {@code nostrictreset=1} turns it off), and the text.
+     */
+    public record DomainPci(LibxlDevicePci device, boolean managed, boolean strictReset, String spec) {
     }
 
     /** Suffixes xenhost reserves for migration's two copies of a guest. */
@@ -290,16 +295,13 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
 
     private static DomainPci pciEntry(String entry, LibxlDevicePci seed) {
         boolean managed = false;
+        boolean strictReset = true;
         List<String> kept = new ArrayList<>();
         for (String part : entry.split(",", -1)) {
             if (part.startsWith("managed=")) {
-                String v = part.substring("managed=".length());
-                managed = switch (v) {
-                    case "yes", "1", "true" -> true;
-                    case "no", "0", "false" -> false;
-                    default -> throw new IllegalArgumentException("pci entry \"" + entry
-                            + "\": managed must be yes or no, got \"" + v + "\"");
-                };
+                managed = yesNo(entry, "managed", part.substring("managed=".length()));
+            } else if (part.startsWith("nostrictreset=")) {
+                strictReset = !yesNo(entry, "nostrictreset", part.substring("nostrictreset=".length()));
             } else {
                 kept.add(part);
             }
@@ -314,7 +316,17 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
             throw new IllegalArgumentException("pci entry \"" + entry
                     + "\": a device named only by name= needs its address in a domain config");
         }
-        return new DomainPci(d, managed, entry);
+        return new DomainPci(d, managed, strictReset, entry);
+    }
+
+    /** One of xenhost's own boolean options in a pci entry: yes/1/true or no/0/false. */
+    private static boolean yesNo(String entry, String key, String v) {
+        return switch (v) {
+            case "yes", "1", "true" -> true;
+            case "no", "0", "false" -> false;
+            default -> throw new IllegalArgumentException("pci entry \"" + entry + "\": " + key
+                    + " must be yes or no (1 or 0), got \"" + v + "\"");
+        };
     }
 
     private static boolean flag(XlCfg cfg, String key) {

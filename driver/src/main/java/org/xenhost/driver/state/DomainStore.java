@@ -1,9 +1,12 @@
 package org.xenhost.driver.state;
 
+
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+
+import org.xenhost.pci.io.AtomicFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -2,7 +2,6 @@ package org.xenhost.driver.xen;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.xenhost.hostdev.DeviceState;
 import org.xenhost.hostdev.DeviceVerdict;
 import org.xenhost.hostdev.HostdevException;
 import org.xenhost.hostdev.HostdevManager;
@@ -17,6 +16,7 @@ import org.xenhost.migration.MigrationException;
 import org.xenhost.migration.PassedDevice;
 import org.xenhost.pci.PciAddress;
 import org.xenhost.pci.PciDevice;
+import org.xenhost.pci.PciInventory;
 import org.xenhost.pci.SysfsPciReader;
 
 import java.nio.file.Path;
@@ -29,7 +29,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.UUID;
 
 /**
  * The device half of {@code --hostdev-policy=replug}: which devices a guest has and what they are (source), which
@@ -87,24 +86,19 @@ final class HostdevReplug {
     }
 
     /**
-     * The guest stays: it gets back every device it had that it lacks now. A managed device is first given back
-     * to its dom0 driver and then taken again, so that the manager records it as managed once more (a plain
-     * re-attach from the pool would leave it in the pool when the guest stops).
+     * The guest stays: it gets back every device it had that it lacks now, in one move each: straight from the
+     * pool where the unplug left it, a managed device still recorded as managed (back to its dom0 driver when the
+     * guest stops), not first given back to dom0 and taken again. A device that went back to dom0 meanwhile (a
+     * restart's reconciliation) is taken from there.
      */
     void replug(MigrationCookie c, int domid) {
         try {
             Set<String> attached = attached(domid);
             List<HostdevSpec> specs = new ArrayList<>();
             for (PassedDevice d : c.hostdevs()) {
-                if (attached.contains(d.bdf())) {
-                    continue;
+                if (!attached.contains(d.bdf())) {
+                    specs.add(new HostdevSpec(d.spec(), d.managed(), true, d.managed()));
                 }
-                PciAddress a = PciAddress.parse(d.bdf());
-                boolean inPool = manager.assignableList().stream().anyMatch(p -> p.bdf().equals(a));
-                if (d.managed() && inPool && manager.ownership(a).map(Ownership::originalDriver).isPresent()) {
-                    manager.assignableRemove(d.bdf(), true);
-                }
-                specs.add(new HostdevSpec(d.spec(), d.managed()));
             }
             if (!specs.isEmpty()) {
                 manager.startDomainDevices(Integer.toString(domid), specs);
@@ -117,18 +111,13 @@ final class HostdevReplug {
 
     /** The guest runs on the destination: its detached devices go back to dom0 (managed) or stay in the pool. */
     void release(MigrationCookie c) {
+        // the source copy is gone: whatever it still had comes back (managed ones to dom0), as after any stop
+        DomainDevices.release(manager, c.uuid(), c.name());
         try {
-            UUID uuid = UUID.fromString(c.uuid());
-            boolean stillAttached = manager.ownerships().values().stream().anyMatch(o -> o.state() == DeviceState.ATTACHED
-                    && o.owner() != null && o.owner().uuid().equals(uuid));
-            if (stillAttached) {
-                manager.stopDomainDevices(c.uuid()); // the source copy is gone; the manager gives managed ones back
-            }
             for (PassedDevice d : c.hostdevs()) {
-                Optional<Ownership> o = manager.ownership(PciAddress.parse(d.bdf()));
-                if (d.managed() && o.isPresent() && o.get().state() == DeviceState.ASSIGNABLE && o.get().originalDriver() != null) {
-                    manager.assignableRemove(d.bdf(), true);
-                    log.info("migration {}: {} went back to {}", c.id(), d.bdf(), o.get().originalDriver());
+                if (d.managed()) {
+                    manager.giveBackToHost(PciAddress.parse(d.bdf())).ifPresent(o ->
+                            log.info("migration {}: {} went back to {}", c.id(), d.bdf(), o.originalDriver()));
                 }
             }
         } catch (HostdevException | RuntimeException e) {
@@ -146,18 +135,22 @@ final class HostdevReplug {
      * pass the manager's safety checks and not be promised to another incoming migration.
      */
     Map<String, String> plan(MigrationCookie c, Set<String> reserved) {
+        // one scan of sysfs serves the pool, the verdicts and every candidate's type
+        PciInventory inventory = reader.scan();
+        Map<PciAddress, PciDevice> here = new LinkedHashMap<>();
+        inventory.devices().forEach(d -> here.put(d.address(), d));
         Map<PciAddress, PoolDevice> pool = new LinkedHashMap<>();
-        for (PoolDevice p : manager.assignableList()) {
+        for (PoolDevice p : manager.assignableList(inventory)) {
             pool.put(p.bdf(), p);
         }
-        Map<PciAddress, DeviceVerdict> verdicts = manager.verdicts();
+        Map<PciAddress, DeviceVerdict> verdicts = manager.verdicts(inventory);
         Set<String> taken = new HashSet<>(reserved);
         Map<String, String> out = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
         for (PassedDevice d : c.hostdevs()) {
             String explicit = c.options().hostdevMap().get(d.bdf());
             if (explicit != null) {
-                String why = unusable(d, PciAddress.parse(explicit), pool, verdicts, taken);
+                String why = unusable(d, PciAddress.parse(explicit), here, pool, verdicts, taken);
                 if (why != null) {
                     problems.add("--hostdev-map " + d.bdf() + "=" + explicit + ": " + why);
                     continue;
@@ -168,14 +161,14 @@ final class HostdevReplug {
             }
             String match = null;
             for (PciAddress a : new TreeSet<>(pool.keySet())) {
-                if (unusable(d, a, pool, verdicts, taken) == null && sameParent(d, a)) {
+                if (unusable(d, a, here, pool, verdicts, taken) == null && sameParent(d, a, here)) {
                     match = a.toString();
                     break;
                 }
             }
             if (match == null) {
                 problems.add(d.bdf() + " (" + d.kind() + "): this host has no assignable device of that type"
-                        + " (assignable here: " + pool.keySet().stream().map(a -> a + " " + reader.read(a).map(HostdevReplug::type).orElse("?")).toList()
+                        + " (assignable here: " + pool.keySet().stream().map(a -> a + " " + Optional.ofNullable(here.get(a)).map(HostdevReplug::type).orElse("?")).toList()
                         + "; make one assignable with 'xenhost pci assignable-add BDF', or name one with --hostdev-map)");
                 continue;
             }
@@ -190,15 +183,16 @@ final class HostdevReplug {
     }
 
     /** Why {@code a} cannot stand in for {@code d}, or null if it can (the SR-IOV parent is checked separately). */
-    private String unusable(PassedDevice d, PciAddress a, Map<PciAddress, PoolDevice> pool, Map<PciAddress, DeviceVerdict> verdicts,
-                            Set<String> taken) {
-        Optional<PciDevice> here = reader.read(a);
+    private String unusable(PassedDevice d, PciAddress a, Map<PciAddress, PciDevice> devices, Map<PciAddress, PoolDevice> pool,
+                            Map<PciAddress, DeviceVerdict> verdicts, Set<String> taken) {
+        Optional<PciDevice> here = Optional.ofNullable(devices.get(a));
         if (here.isEmpty()) {
             return "this host has no PCI device " + a;
         }
         if (!pool.containsKey(a)) {
             Optional<Ownership> o = manager.ownership(a);
             String where = o.filter(x -> x.owner() != null).map(x -> "it belongs to domain " + x.owner())
+                    .or(() -> o.filter(x -> !x.free()).map(x -> "it is being moved: " + x.pending() + " in progress"))
                     .orElse(here.get().driver() == null ? "it is bound to no driver" : "it is bound to " + here.get().driver());
             return a + " is not assignable here (" + where + "); make it assignable with 'xenhost pci assignable-add " + a + "'";
         }
@@ -216,8 +210,8 @@ final class HostdevReplug {
         return null;
     }
 
-    private boolean sameParent(PassedDevice d, PciAddress a) {
-        String parent = reader.read(a).map(PciDevice::physfn).flatMap(reader::read).map(HostdevReplug::type).orElse(null);
+    private static boolean sameParent(PassedDevice d, PciAddress a, Map<PciAddress, PciDevice> devices) {
+        String parent = Optional.ofNullable(devices.get(a)).map(PciDevice::physfn).map(devices::get).map(HostdevReplug::type).orElse(null);
         return java.util.Objects.equals(d.sriovParent(), parent);
     }
 
@@ -244,16 +238,7 @@ final class HostdevReplug {
 
     /** The copy was destroyed: the devices it had go back to the pool. */
     void unplugIncoming(MigrationCookie c) {
-        UUID uuid = UUID.fromString(c.uuid());
-        boolean any = manager.ownerships().values().stream().anyMatch(o -> o.owner() != null && o.owner().uuid().equals(uuid));
-        if (!any) {
-            return;
-        }
-        try {
-            manager.stopDomainDevices(c.uuid());
-        } catch (HostdevException e) {
-            log.warn("migration {}: releasing {} after destroying the copy failed: {}", c.id(), c.replug().values(), e.getMessage());
-        }
+        DomainDevices.release(manager, c.uuid(), c.destinationName());
     }
 
     /** The destination's spec: the source's options (vslot, permissive, ...) at this host's address. */

@@ -104,6 +104,8 @@ final class NodeDevices {
         String placement;
         if (o != null && o.state() == DeviceState.ATTACHED) {
             placement = "attached";
+        } else if (o != null && !o.free()) {
+            placement = "moving"; // mid-hand-over (pool add/remove, a start or replug taking it): offered to nobody
         } else if ("pciback".equals(d.driver())) {
             placement = "assignable";
         } else {

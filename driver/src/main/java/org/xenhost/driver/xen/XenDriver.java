@@ -32,7 +32,6 @@ import org.xenhost.hostdev.HostdevException;
 import org.xenhost.hostdev.HostdevManager;
 import org.xenhost.hostdev.HostdevSpec;
 import org.xenhost.hostdev.Ownership;
-import org.xenhost.hostdev.StopResult;
 import org.xenhost.libxl.DomainInfo;
 import org.xenhost.libxl.DomainState;
 import org.xenhost.libxl.HostInfo;
@@ -187,7 +186,7 @@ public final class XenDriver implements Driver {
             DomainRecord now;
             if (live != null) {
                 // the device journal (reconciled with sysfs and libxl before us) says what the domain owns now
-                now = r.withRuntime(live.domid(), runState(live)).withJob(null).withDevices(devicesOf(r.uuid()));
+                now = r.withRuntime(live.domid(), runState(live)).withJob(null);
             } else if (!r.persistent()) {
                 log.info("domain {} ({}) is gone from Xen and was transient: forgotten", r.name(), r.uuid());
                 deleteQuietly(r.uuid());
@@ -307,8 +306,8 @@ public final class XenDriver implements Driver {
         List<String> devices = new ArrayList<>();
         if (e.record().domid() != null && nodeDevices != null) {
             // a running domain: what it has now (hot-plugged ones included), from the device journal
-            nodeDevices.manager().ownerships().values().stream()
-                    .filter(o -> o.state() == DeviceState.ATTACHED && o.owner().uuid().toString().equals(e.record().uuid()))
+            nodeDevices.manager().ownerships(UUID.fromString(e.record().uuid())).stream()
+                    .filter(o -> o.state() == DeviceState.ATTACHED)
                     .forEach(o -> devices.add(o.bdf() + (o.managed() ? " (managed)" : "")));
         } else {
             e.config().pci().forEach(p -> devices.add(p.device().bdf() + (p.managed() ? " (managed)" : "")));
@@ -364,12 +363,12 @@ public final class XenDriver implements Driver {
             checkUnique(cfg, existing);
             DomainRecord r = existing != null
                     ? existing.record().withPersistent(true)
-                    : new DomainRecord(uuid.toString(), cfg.name(), null, RunState.SHUT_OFF, true, List.of(), null);
+                    : new DomainRecord(uuid.toString(), cfg.name(), null, RunState.SHUT_OFF, true, null);
             if (existing != null && existing.record().state() != RunState.SHUT_OFF && !existing.config().name().equals(cfg.name())) {
                 throw new DriverException(DriverError.REFUSED, "domain '" + existing.record().name()
                         + "' is running; it cannot be renamed by a new definition");
             }
-            r = new DomainRecord(r.uuid(), cfg.name(), r.domid(), r.state(), true, r.ownedDevices(), r.job());
+            r = new DomainRecord(r.uuid(), cfg.name(), r.domid(), r.state(), true, r.job());
             saveConfig(uuid.toString(), xlCfg);
             persist(r);
             domains.put(r.uuid(), new Entry(r, cfg));
@@ -409,7 +408,7 @@ public final class XenDriver implements Driver {
                 throw new DriverException(DriverError.INVALID_INPUT, "a domain with uuid " + uuid + " is already defined; use 'xenhost create "
                         + cfg.name() + "' to start it");
             }
-            DomainRecord r = new DomainRecord(uuid.toString(), cfg.name(), null, RunState.SHUT_OFF, false, List.of(), null);
+            DomainRecord r = new DomainRecord(uuid.toString(), cfg.name(), null, RunState.SHUT_OFF, false, null);
             saveConfig(uuid.toString(), xlCfg);
             persist(r);
             e = new Entry(r, cfg);
@@ -463,9 +462,8 @@ public final class XenDriver implements Driver {
             // 4. its devices, all or nothing: check all, detach all from dom0 (managed), reset all, attach all,
             //    mark active; the manager unwinds its own steps, so every device is back where it was on failure
             // 5. unpause
-            List<String> owned = List.of();
             try {
-                owned = giveDevices(domid, now.config(), r.name(), job);
+                giveDevices(domid, now.config(), r.name(), job);
                 job.phase("unpausing");
                 try {
                     libxl.unpause(domid);
@@ -482,7 +480,7 @@ public final class XenDriver implements Driver {
                 throw gone ? ex : leftPaused(ex, domid);
             }
             // 6. record it running
-            DomainRecord running = r.withRuntime(domid, RunState.RUNNING).withJob(null).withDevices(owned);
+            DomainRecord running = r.withRuntime(domid, RunState.RUNNING).withJob(null);
             persist(running);
             domains.put(r.uuid(), new Entry(running, now.config()));
             interrupted.remove(r.uuid());
@@ -685,7 +683,6 @@ public final class XenDriver implements Driver {
                 persist(r.withJob(jobMark(job)));
                 // restored paused and without pcidevs, then given its devices as at start, then let run
                 int domid;
-                List<String> owned = List.of();
                 try {
                     try {
                         domid = libxl.createRestore(withoutPci(json), Channels.newChannel(in), Libxl.STREAM_VERSION, true,
@@ -694,7 +691,7 @@ public final class XenDriver implements Driver {
                         throw failed("restore " + path, ex);
                     }
                     try {
-                        owned = giveDevices(domid, now.config(), r.name(), job);
+                        giveDevices(domid, now.config(), r.name(), job);
                         if (!paused) {
                             libxl.unpause(domid);
                         }
@@ -713,8 +710,7 @@ public final class XenDriver implements Driver {
                     }
                     throw ex;
                 }
-                DomainRecord running = r.withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING).withJob(null)
-                        .withDevices(owned);
+                DomainRecord running = r.withRuntime(domid, paused ? RunState.PAUSED : RunState.RUNNING).withJob(null);
                 persist(running);
                 domains.put(uuid, new Entry(running, now.config()));
                 log.info("domain {} restored from {} as domid {}", r.name(), path, domid);
@@ -733,7 +729,7 @@ public final class XenDriver implements Driver {
         DomainConfig cfg = parse(xlCfg, "saved configuration of " + name);
         synchronized (this) {
             checkUnique(cfg, null, adopting ? UUID.fromString(uuid) : null);
-            DomainRecord r = new DomainRecord(uuid, cfg.name(), null, RunState.SHUT_OFF, false, List.of(), null);
+            DomainRecord r = new DomainRecord(uuid, cfg.name(), null, RunState.SHUT_OFF, false, null);
             saveConfig(uuid, xlCfg);
             persist(r);
             Entry e = new Entry(r, cfg.withUuid(UUID.fromString(uuid)));
@@ -831,10 +827,11 @@ public final class XenDriver implements Driver {
                 job.phase("hot-plugging " + pci.device().bdf());
                 String domid = String.valueOf(r.domid());
                 AttachResult a = DeviceErrors.call(() -> pci.managed()
-                        ? devices().startDomainDevices(domid, List.of(new HostdevSpec(pci.device(), true)))
-                        : devices().attach(domid, pci.device(), opts.force()));
+                        ? devices().startDomainDevices(domid, List.of(new HostdevSpec(pci.device(), true, pci.strictReset(), false)))
+                        : devices().attach(domid, pci.device(), opts.force(), pci.strictReset()));
                 moved = a.devices().stream().map(PciAddress::toString).toList();
                 a.resets().forEach(p -> resets.add(p.toString()));
+                logResets(r.name(), a);
             }
             // 3. the definition; if it cannot be written, unplug what step 2 plugged
             if (scope.config()) {
@@ -850,7 +847,7 @@ public final class XenDriver implements Driver {
                 }
             }
             // 4. the record
-            DomainRecord next = scope.live() ? r.withDevices(devicesOf(r.uuid())) : r;
+            DomainRecord next = r;
             persist(next);
             domains.put(r.uuid(), new Entry(next, scope.config() ? newCfg : now.config()));
             log.info("domain {}: {} attached{}{}{}", r.name(), moved, pci.managed() ? " (managed)" : "",
@@ -908,8 +905,7 @@ public final class XenDriver implements Driver {
                 DeviceErrors.call(() -> devices().detach(String.valueOf(r.domid()), a, opts.force()));
                 if (before.isPresent() && before.get().managed()) {
                     try {
-                        devices().assignableRemove(a.toString(), true);
-                        returnedTo = before.get().originalDriver();
+                        returnedTo = devices().giveBackToHost(a).map(Ownership::originalDriver).orElse(null);
                     } catch (HostdevException | IllegalArgumentException ex) {
                         warnings.add(a + " was managed but could not be given back to " + before.get().originalDriver()
                                 + " (" + ex.getMessage() + "); it stays assignable: 'xenhost nodedev-reattach " + a + "'");
@@ -921,7 +917,7 @@ public final class XenDriver implements Driver {
                 saveConfig(r.uuid(), newText);
             }
             // 4. the record
-            DomainRecord next = scope.live() ? r.withDevices(devicesOf(r.uuid())) : r;
+            DomainRecord next = r;
             persist(next);
             domains.put(r.uuid(), new Entry(next, scope.config() ? newCfg : now.config()));
             warnings.forEach(w -> log.warn("domain {}: {}", r.name(), w));
@@ -946,7 +942,7 @@ public final class XenDriver implements Driver {
         try {
             devices().detach(String.valueOf(r.domid()), a, true);
             if (managed) {
-                devices().assignableRemove(a.toString(), true);
+                devices().giveBackToHost(a);
             }
         } catch (HostdevException | IllegalArgumentException ex) {
             log.warn("domain {}: could not unplug {} again: {}", r.name(), a, ex.getMessage());
@@ -1202,7 +1198,7 @@ public final class XenDriver implements Driver {
                 DomainConfig cfg = parse(xlCfg, "configuration of " + c.destinationName() + " migrated from " + c.sourceHost())
                         .withUuid(UUID.fromString(c.uuid()));
                 synchronized (XenDriver.this) {
-                    DomainRecord r = new DomainRecord(c.uuid(), c.destinationName(), null, RunState.SHUT_OFF, persistent, List.of(), null);
+                    DomainRecord r = new DomainRecord(c.uuid(), c.destinationName(), null, RunState.SHUT_OFF, persistent, null);
                     saveConfig(c.uuid(), xlCfg);
                     persist(r);
                     Entry e = new Entry(r, cfg);
@@ -1321,7 +1317,7 @@ public final class XenDriver implements Driver {
     private void stopped(Entry now, String how) {
         // the domain is gone from Xen: its devices come back (managed ones to their dom0 driver)
         releaseDevices(now.record().uuid(), now.record().name());
-        DomainRecord r = now.record().withDevices(List.of());
+        DomainRecord r = now.record();
         if (!r.persistent()) {
             domains.remove(r.uuid());
             deleteQuietly(r.uuid());
@@ -1407,37 +1403,9 @@ public final class XenDriver implements Driver {
         return nodeDevices;
     }
 
-    /** The BDFs the device journal gives to the domain. */
-    private List<String> devicesOf(String uuid) {
-        if (nodeDevices == null) {
-            return List.of();
-        }
-        return nodeDevices.manager().ownerships().values().stream()
-                .filter(o -> o.state() == DeviceState.ATTACHED && o.owner().uuid().toString().equals(uuid))
-                .map(o -> o.bdf().toString()).sorted().toList();
-    }
-
-    /**
-     * Takes a stopped domain's devices back, managed ones to their dom0 driver. Forward only: the domain is gone
-     * either way, so problems are logged (and the journal keeps what a restart must finish), not thrown.
-     */
+    /** Takes a stopped domain's devices back, managed ones to their dom0 driver ({@link DomainDevices#release}). */
     private void releaseDevices(String uuid, String name) {
-        if (nodeDevices == null || nodeDevices.manager().ownerships().values().stream()
-                .noneMatch(o -> o.owner() != null && o.owner().uuid().toString().equals(uuid))) {
-            return;
-        }
-        try {
-            StopResult s = nodeDevices.manager().stopDomainDevices(uuid);
-            if (!s.returned().isEmpty()) {
-                log.info("domain {}: devices {} given back to their dom0 drivers", name, s.returned());
-            }
-            if (!s.pooled().isEmpty()) {
-                log.info("domain {}: devices {} stay assignable", name, s.pooled());
-            }
-            s.problems().forEach(p -> log.warn("domain {}: {}", name, p));
-        } catch (HostdevException | IllegalArgumentException e) {
-            log.warn("domain {}: its devices were not all taken back: {}", name, e.getMessage());
-        }
+        DomainDevices.release(nodeDevices == null ? null : nodeDevices.manager(), uuid, name);
     }
 
     /** @return whether the domain is gone */
@@ -1462,17 +1430,28 @@ public final class XenDriver implements Driver {
 
     /**
      * Step "devices" of start and restore: hands a created, paused domain its configured PCI devices through the
-     * manager (all or nothing; the manager unwinds its own steps). Returns the functions it now owns.
+     * manager (all or nothing; the manager unwinds its own steps). The journal records what the domain owns.
      */
-    private List<String> giveDevices(int domid, DomainConfig cfg, String name, Job job) {
+    private void giveDevices(int domid, DomainConfig cfg, String name, Job job) {
         if (cfg.pci().isEmpty()) {
-            return List.of();
+            return;
         }
         job.phase("assigning PCI devices");
-        List<HostdevSpec> specs = cfg.pci().stream().map(p -> new HostdevSpec(p.device(), p.managed())).toList();
+        List<HostdevSpec> specs = cfg.pci().stream()
+                .map(p -> new HostdevSpec(p.device(), p.managed(), p.strictReset(), false)).toList();
         AttachResult given = DeviceErrors.call(() -> devices().startDomainDevices(String.valueOf(domid), specs));
-        given.resets().forEach(p -> log.info("domain {}: reset {}", name, p));
-        return given.devices().stream().map(PciAddress::toString).toList();
+        logResets(name, given);
+    }
+
+    /** Each device's reset plan; one given unreset ({@code nostrictreset=1}) is a warning. */
+    private static void logResets(String name, AttachResult given) {
+        for (var p : given.resets()) {
+            if (p.available()) {
+                log.info("domain {}: reset {}", name, p);
+            } else {
+                log.warn("domain {}: reset {}", name, p);
+            }
+        }
     }
 
     /** libxl JSON without {@code pcidevs}: libxl must not attach devices the manager has not handed over. */

@@ -23,7 +23,7 @@ class DomainStoreTest {
     @Test
     void recordsAndConfigsSurviveANewStoreOnTheSameDirectory() throws Exception {
         DomainStore store = new DomainStore(state);
-        DomainRecord r = new DomainRecord(U1, "vm1", 7, DomainRecord.RunState.RUNNING, true, List.of("0000:03:00.0"),
+        DomainRecord r = new DomainRecord(U1, "vm1", 7, DomainRecord.RunState.RUNNING, true,
                 new DomainRecord.InterruptedJob("save", "streaming", Instant.parse("2026-11-27T10:00:00Z")));
         store.save(r);
         store.saveConfig(U1, "name = \"vm1\"\n");
@@ -39,9 +39,22 @@ class DomainStoreTest {
     }
 
     @Test
+    void aRecordWrittenWithTheDroppedDeviceListStillLoads() throws Exception {
+        // state.json of earlier versions kept the devices a domain owned; the ownership journal says that now
+        Path dir = state.resolve("domains").resolve(U1);
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("state.json"), "{\"uuid\":\"" + U1 + "\",\"name\":\"old\",\"domid\":3,"
+                + "\"state\":\"RUNNING\",\"persistent\":true,\"ownedDevices\":[\"0000:03:00.0\"],\"job\":null}");
+        DomainStore.Loaded loaded = new DomainStore(state).loadAll();
+        assertEquals(List.of(), loaded.problems());
+        assertEquals(new DomainRecord(U1, "old", 3, DomainRecord.RunState.RUNNING, true, null),
+                loaded.domains().get(0).record());
+    }
+
+    @Test
     void oneDamagedRecordIsReportedAndDoesNotHideTheOthers() throws Exception {
         DomainStore store = new DomainStore(state);
-        store.save(new DomainRecord(U1, "good", null, DomainRecord.RunState.SHUT_OFF, true, List.of(), null));
+        store.save(new DomainRecord(U1, "good", null, DomainRecord.RunState.SHUT_OFF, true, null));
         Path bad = state.resolve("domains").resolve(U2);
         Files.createDirectories(bad);
         Files.writeString(bad.resolve("state.json"), "{ truncated");
@@ -56,7 +69,7 @@ class DomainStoreTest {
     @Test
     void deleteRemovesTheDomainDirectory() throws Exception {
         DomainStore store = new DomainStore(state);
-        store.save(new DomainRecord(U1, "vm", null, DomainRecord.RunState.SHUT_OFF, true, List.of(), null));
+        store.save(new DomainRecord(U1, "vm", null, DomainRecord.RunState.SHUT_OFF, true, null));
         store.saveConfig(U1, "name = \"vm\"\n");
         store.delete(U1);
         assertFalse(Files.exists(state.resolve("domains").resolve(U1)));

@@ -8,7 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.locks.ReentrantLock;
-import org.xenhost.emulator.io.AtomicFiles;
+import org.xenhost.pci.io.AtomicFiles;
 import org.xenhost.emulator.memory.GuestMemory;
 
 /**

@@ -19,7 +19,7 @@ import java.util.TreeMap;
  * @param <T> an immutable snapshot of the state
  */
 public final class GroupCommit<T> {
-    /** Writes one snapshot durably (e.g. {@link AtomicFiles#write}). */
+    /** Writes one snapshot durably (e.g. {@link org.xenhost.pci.io.AtomicFiles#write}). */
     @FunctionalInterface
     public interface Writer<T> {
         void write(T snapshot) throws IOException;

@@ -24,7 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import org.xenhost.emulator.io.AtomicFiles;
+import org.xenhost.pci.io.AtomicFiles;
 
 /**
  * The Linux PCI core and xen-pciback as seen through sysfs, over a working copy of a sysfs tree (a directory

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import org.xenhost.emulator.io.AtomicFiles;
+import org.xenhost.pci.io.AtomicFiles;
 import org.xenhost.emulator.io.GroupCommit;
 
 /**
