@@ -198,6 +198,13 @@ final class NativeSysfsIo implements SysfsIo {
         private final Pointer[] perFileNames;
         private final boolean[] perFileConfig;
         private final java.util.List<NativeDir> last = new java.util.ArrayList<>();
+        /** Paths of the directories being opened, NUL-terminated, one after another. */
+        private final Memory paths;
+        private final long[] pathAddresses;
+        private final int[] fds;
+        /** Descriptors of directories closed since the last round trip: closed in the next one. */
+        private final int[] pendingCloses;
+        private int pending;
 
         UringBatch(UringReads uring, String[] names) {
             this.uring = uring;
@@ -212,6 +219,60 @@ final class NativeSysfsIo implements SysfsIo {
             dirfds = new int[uring.capacity()];
             perFileNames = new Pointer[uring.capacity()];
             perFileConfig = new boolean[uring.capacity()];
+            paths = new Memory((long) capacity() * (PATH_MAX + 1));
+            pathAddresses = new long[capacity()];
+            fds = new int[capacity()];
+            pendingCloses = new int[2 * capacity()];
+        }
+
+        @Override
+        public boolean openAll(String[] dirs, int count, Dir[] out, int[] errors) {
+            if (count > capacity()) {
+                return false;
+            }
+            long at = 0;
+            for (int i = 0; i < count; i++) {
+                byte[] b = dirs[i].getBytes(StandardCharsets.UTF_8);
+                if (b.length > PATH_MAX) {
+                    return false; // the one-by-one open says ENAMETOOLONG
+                }
+                paths.write(at, b, 0, b.length);
+                paths.setByte(at + b.length, (byte) 0);
+                pathAddresses[i] = Pointer.nativeValue(paths) + at;
+                at += b.length + 1;
+            }
+            if (!uring.openDirs(count, pathAddresses, fds, pending, pendingCloses)) {
+                flushCloses();
+                return false;
+            }
+            pending = 0;
+            for (int i = 0; i < count; i++) {
+                if (fds[i] >= 0) {
+                    NativeDir d = new NativeDir(fds[i]);
+                    d.closer = this;
+                    out[i] = d;
+                    errors[i] = 0;
+                } else {
+                    out[i] = null;
+                    errors[i] = -fds[i];
+                }
+            }
+            return true;
+        }
+
+        /** Closes a directory opened by {@link #openAll} with the next round trip. */
+        void closeLater(int fd) {
+            if (pending == pendingCloses.length) {
+                flushCloses();
+            }
+            pendingCloses[pending++] = fd;
+        }
+
+        private void flushCloses() {
+            for (int i = 0; i < pending; i++) {
+                NativeSysfsIo.close(pendingCloses[i]);
+            }
+            pending = 0;
         }
 
         @Override
@@ -271,6 +332,7 @@ final class NativeSysfsIo implements SysfsIo {
                 d.batch = null;
             }
             last.clear();
+            flushCloses();
             uring.close();
         }
     }
@@ -279,6 +341,8 @@ final class NativeSysfsIo implements SysfsIo {
         private int fd;
         /** Files read ahead for this directory by a batch, and which of them were handed out already. */
         private UringBatch batch;
+        /** The batch that opened this directory and closes it with its next round trip; null: close at once. */
+        private UringBatch closer;
         private int batchBase;
         private int taken;
 
@@ -374,7 +438,11 @@ final class NativeSysfsIo implements SysfsIo {
         public void close() {
             batch = null;
             if (fd >= 0) {
-                NativeSysfsIo.close(fd);
+                if (closer != null) {
+                    closer.closeLater(fd);
+                } else {
+                    NativeSysfsIo.close(fd);
+                }
                 fd = -1;
             }
         }

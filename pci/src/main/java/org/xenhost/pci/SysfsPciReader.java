@@ -155,37 +155,98 @@ public final class SysfsPciReader {
         }
         Collections.sort(addresses);
         Scan scan = new Scan(false);
-        PciDevice[] read = readAll(scan, addresses);
-        List<PciDevice> devices = Arrays.asList(read);
+        String[] dirs = new String[addresses.size()];
+        PciDevice[] read = readAll(scan, addresses, dirs);
         Map<Integer, List<PciAddress>> groups = new HashMap<>();
+        Map<PciAddress, PciAddress> claims = physfnClaims(read);
         for (PciDevice d : read) {
             if (d.iommuGroup() != null) {
                 groups.computeIfAbsent(d.iommuGroup(), g -> new ArrayList<>(2)).add(d.address());
             }
         }
-        // Peers from the functions' own links: the same membership the group directories list, without listing them.
-        for (int i = 0; i < devices.size(); i++) {
-            PciDevice d = devices.get(i);
+        List<PciDevice> devices = Arrays.asList(read);
+        for (int i = 0; i < read.length; i++) {
+            PciDevice d = read[i];
+            // Peers from the functions' own links: the same membership the group directories list, without listing them.
+            List<PciAddress> peers = d.iommuGroupPeers();
             if (d.iommuGroup() != null) {
                 List<PciAddress> members = groups.get(d.iommuGroup());
                 if (members.size() > 1) {
-                    List<PciAddress> peers = new ArrayList<>(members);
+                    peers = new ArrayList<>(members);
                     peers.remove(d.address());
-                    devices.set(i, d.withIommuGroupPeers(peers));
                 }
+            }
+            PciAddress physfn = claims.get(d.address());
+            List<String> more = List.of();
+            if (physfn == null && dirs[i] != null) {
+                List<String> w = new ArrayList<>(1);
+                physfn = physfnLink(dirs[i], w);
+                more = w;
+            }
+            if (peers != d.iommuGroupPeers() || physfn != null || !more.isEmpty()) {
+                devices.set(i, completed(d, peers, physfn, more));
             }
         }
         return new PciInventory(devices, warnings);
     }
 
+    /**
+     * The PF of each VF, from the PFs' {@code virtfnN} links: the kernel makes a PF's {@code virtfnN} link and the
+     * VF's {@code physfn} link back to that PF together ({@code pci_iov_add_virtfn}) and removes them together, so a
+     * VF that a PF lists needs no {@code readlink} of its own. A function listed by no PF (or by two, or by itself:
+     * not a kernel's tree) is left out; its own link decides ({@link #physfnLink}).
+     */
+    private static Map<PciAddress, PciAddress> physfnClaims(PciDevice[] read) {
+        Map<PciAddress, PciAddress> claims = new HashMap<>();
+        Set<PciAddress> twice = new HashSet<>();
+        for (PciDevice pf : read) {
+            for (PciAddress vf : pf.virtfns()) {
+                if (vf.equals(pf.address()) || claims.putIfAbsent(vf, pf.address()) != null) {
+                    twice.add(vf);
+                }
+            }
+        }
+        claims.keySet().removeAll(twice);
+        return claims;
+    }
+
+    /** The function's own {@code physfn} link, read through its directory; warnings go to {@code warnings}. */
+    private PciAddress physfnLink(String dir, List<String> warnings) {
+        String t = io.readlink(dir + "/physfn");
+        if (t == null) {
+            int e = io.lastError();
+            if (e != SysfsIo.ENOENT) {
+                warnings.add("cannot read link physfn: " + SysfsIo.describe(e));
+            }
+            return null;
+        }
+        PciAddress a = PciAddress.parseOrNull(basename(t));
+        if (a == null) {
+            warnings.add("physfn link points to '" + t + "', which does not name a PCI function");
+        }
+        return a;
+    }
+
+    private static PciDevice completed(PciDevice d, List<PciAddress> peers, PciAddress physfn, List<String> warnings) {
+        List<String> w = d.warnings();
+        if (!warnings.isEmpty()) {
+            w = new ArrayList<>(d.warnings());
+            w.addAll(warnings);
+        }
+        return new PciDevice(d.address(), d.vendor(), d.device(), d.pciClass(), d.subsystemVendor(),
+                d.subsystemDevice(), d.revision(), d.driver(), d.driverOverride(), d.iommuGroup(), peers, d.numaNode(),
+                d.parentBridges(), d.sriovTotalVfs(), d.sriovNumVfs(), d.virtfns(), physfn, d.resetMethods(),
+                d.resettable(), d.config(), w);
+    }
+
     /** Reads every address, in parallel when there are enough of them; result in the same order. */
-    private PciDevice[] readAll(Scan scan, List<PciAddress> addresses) {
+    private PciDevice[] readAll(Scan scan, List<PciAddress> addresses, String[] dirs) {
         int n = addresses.size();
         PciDevice[] out = new PciDevice[n];
         int workers = Math.min(threads, n / BLOCK);
         if (workers <= 1) {
             try (Reads reads = new Reads(scan, n)) {
-                reads.read(addresses, 0, n, out);
+                reads.read(addresses, 0, n, out, dirs);
             }
             return out;
         }
@@ -193,7 +254,7 @@ public final class SysfsPciReader {
         Runnable worker = () -> {
             try (Reads reads = new Reads(scan, n)) {
                 for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
-                    reads.read(addresses, start, Math.min(n, start + BLOCK), out);
+                    reads.read(addresses, start, Math.min(n, start + BLOCK), out, dirs);
                 }
             }
         };
@@ -237,33 +298,56 @@ public final class SysfsPciReader {
             this.batch = io.batch(EVERY_FUNCTION, functions);
         }
 
-        /** Reads addresses [from, to) into out at the same indexes. */
-        void read(List<PciAddress> addresses, int from, int to, PciDevice[] out) {
+        /**
+         * Reads addresses [from, to) into out at the same indexes; dirsOut gets the directory of each function that
+         * was read to the end (still there), for the scan's physfn pass.
+         */
+        void read(List<PciAddress> addresses, int from, int to, PciDevice[] out, String[] dirsOut) {
             if (batch == null) {
                 for (int i = from; i < to; i++) {
-                    out[i] = scan.read(addresses.get(i), buf);
+                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf);
+                    out[i] = r.read();
+                    dirsOut[i] = r.readDir();
                 }
                 return;
             }
             int step = batch.capacity();
             DeviceRead[] group = new DeviceRead[step];
+            String[] paths = new String[step];
+            SysfsIo.Dir[] handles = new SysfsIo.Dir[step];
+            int[] errors = new int[step];
+            int[] located = new int[step];
             List<SysfsIo.Dir> dirs = new ArrayList<>(step);
             for (int start = from; start < to; start += step) {
                 int end = Math.min(to, start + step);
                 dirs.clear();
-                // 1. open every directory of the group (the hook runs as it would before the first read),
-                // 2. read their common attributes in one batch, 3. finish each function as usual.
+                // 1. find every directory of the group (bus entry links), 2. open them together (one by one if the
+                // batch cannot), the hook running as it would before the first read, 3. read their common
+                // attributes in one batch, 4. finish each function as usual.
+                int count = 0;
                 for (int i = start; i < end; i++) {
-                    PciAddress a = addresses.get(i);
-                    DeviceRead r = new DeviceRead(scan, a, a.toString(), buf);
+                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf);
                     group[i - start] = r;
-                    if (r.open()) {
+                    if (r.locate()) {
+                        paths[count] = r.dir;
+                        located[count++] = i - start;
+                    }
+                }
+                boolean together = batch.openAll(paths, count, handles, errors);
+                for (int k = 0; k < count; k++) {
+                    DeviceRead r = group[located[k]];
+                    if (together ? r.adopt(handles[k], errors[k]) : r.openDirectory()) {
+                        r.afterOpen();
                         dirs.add(r.handle);
                     }
+                    handles[k] = null;
+                    paths[k] = null;
                 }
                 batch.prefetch(dirs);
                 for (int i = start; i < end; i++) {
-                    out[i] = group[i - start].finish();
+                    DeviceRead r = group[i - start];
+                    out[i] = r.finish();
+                    dirsOut[i] = r.readDir();
                     group[i - start] = null;
                 }
             }
@@ -339,7 +423,7 @@ public final class SysfsPciReader {
         }
 
         PciDevice read(PciAddress address, byte[] buf) {
-            return new DeviceRead(this, address, address.toString(), buf).read();
+            return new DeviceRead(this, address, buf).read();
         }
 
         boolean groupExists(int group) {
@@ -372,6 +456,7 @@ public final class SysfsPciReader {
         private Integer subsystemDevice;
         private Integer revision;
         private String driver;
+        private String ueventDriver; // DRIVER= of a well-formed uevent
         private String driverOverride;
         private Integer iommuGroup;
         private List<PciAddress> peers = List.of();
@@ -385,10 +470,10 @@ public final class SysfsPciReader {
         private boolean resettable;
         private ConfigSpace config;
 
-        DeviceRead(Scan scan, PciAddress address, String name, byte[] buf) {
+        DeviceRead(Scan scan, PciAddress address, byte[] buf) {
             this.scan = scan;
             this.address = address;
-            this.name = name;
+            this.name = address.toString();
             this.buf = buf;
         }
 
@@ -404,16 +489,26 @@ public final class SysfsPciReader {
          * open it. False when the device is gone or cannot be opened (warned); {@link #finish} then reads nothing.
          */
         boolean open() {
-            opened = locate() && openDirectory();
-            if (opened) {
-                try {
-                    hook.afterOpen(address, dir);
-                } catch (RuntimeException | Error e) {
-                    handle.close();
-                    throw e;
-                }
+            if (locate() && openDirectory()) {
+                afterOpen();
             }
             return opened;
+        }
+
+        /** Marks the opened directory as ready to read, after running the test hook. */
+        void afterOpen() {
+            try {
+                hook.afterOpen(address, dir);
+            } catch (RuntimeException | Error e) {
+                handle.close();
+                throw e;
+            }
+            opened = true;
+        }
+
+        /** The directory of a function read to the end and still there, else null. */
+        String readDir() {
+            return opened && !gone ? dir : null;
         }
 
         /** Step 3: reads the attributes (skipping the rest once the device vanishes), closes, and builds the result. */
@@ -440,7 +535,7 @@ public final class SysfsPciReader {
                     resetMethods, resettable, config, warnings);
         }
 
-        private boolean locate() {
+        boolean locate() {
             String link = devicesDir + "/" + name;
             String target = io.readlink(link);
             if (target == null) {
@@ -492,9 +587,14 @@ public final class SysfsPciReader {
         }
 
         private boolean openDirectory() {
-            handle = io.open(dir);
+            SysfsIo.Dir h = io.open(dir);
+            return adopt(h, h == null ? io.lastError() : 0);
+        }
+
+        /** Takes the directory opened for this function, or reports why it could not be ({@code e}: errno). */
+        private boolean adopt(SysfsIo.Dir h, int e) {
+            handle = h;
             if (handle == null) {
-                int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {
                     vanished(dir + " is gone");
                 } else {
@@ -610,6 +710,7 @@ public final class SysfsPciReader {
             int cls = -1;
             long id = -1;
             long subsys = -1;
+            String drv = null;
             int line = 0;
             while (line < n) {
                 int end = line;
@@ -622,6 +723,8 @@ public final class SysfsPciReader {
                     id = idPair(line + 7, end);
                 } else if (subsys < 0 && startsWith(line, end, "PCI_SUBSYS_ID=")) {
                     subsys = idPair(line + 14, end);
+                } else if (drv == null && startsWith(line, end, "DRIVER=")) {
+                    drv = driverName(line + 7, end);
                 }
                 line = end + 1;
             }
@@ -633,7 +736,25 @@ public final class SysfsPciReader {
             device = (int) (id & 0xffff);
             subsystemVendor = (int) (subsys >>> 16);
             subsystemDevice = (int) (subsys & 0xffff);
+            ueventDriver = drv;
             return true;
+        }
+
+        /**
+         * The name after {@code DRIVER=}, or null when it could not be a directory under {@code bus/pci/drivers}
+         * (empty, a slash, a dot name, a control character): the {@code driver} link is then read instead.
+         */
+        private String driverName(int from, int end) {
+            if (end == from || end - from > 255) {
+                return null;
+            }
+            for (int i = from; i < end; i++) {
+                if (buf[i] == '/' || (buf[i] & 0xff) < 0x20 || buf[i] == 0x7f) {
+                    return null;
+                }
+            }
+            String d = new String(buf, from, end - from, StandardCharsets.UTF_8);
+            return d.equals(".") || d.equals("..") ? null : d;
         }
 
         private boolean startsWith(int from, int end, String key) {
@@ -713,11 +834,16 @@ public final class SysfsPciReader {
         }
 
         private void readBinding() {
-            String t = linkTarget("driver");
-            if (t != null) {
-                if (!"drivers".equals(basename(parent(t)))) {
+            // The kernel's dev_uevent() prints DRIVER=<name> exactly while a driver is bound, the name being the one
+            // the driver link leads to (bus/pci/drivers/<name>): trust that positive statement and skip the link.
+            // Without the line (unbound, or a tree made by hand) the link decides, as before.
+            if (ueventDriver != null) {
+                driver = ueventDriver;
+            } else {
+                String t = linkTarget("driver");
+                if (t != null && !"drivers".equals(basename(parent(t)))) {
                     warnings.add("driver link points to '" + t + "', not into bus/pci/drivers; driver unknown");
-                } else {
+                } else if (t != null) {
                     driver = basename(t);
                 }
             }
@@ -790,9 +916,12 @@ public final class SysfsPciReader {
             if (totalVfs != null) {
                 numVfs = decimalAttr("sriov_numvfs");
             }
-            String p = linkTarget("physfn");
-            if (p != null) {
-                physfn = addressOf("physfn", p);
+            if (scan.listGroups) {
+                // A scan takes physfn from the PFs' virtfn links instead (see SysfsPciReader.physfns).
+                String p = linkTarget("physfn");
+                if (p != null) {
+                    physfn = addressOf("physfn", p);
+                }
             }
             if (totalVfs == null && numVfs == null) {
                 return;

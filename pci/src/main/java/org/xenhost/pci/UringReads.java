@@ -54,6 +54,10 @@ final class UringReads implements AutoCloseable {
     private static final int PROT_READ_WRITE = 3;
     private static final int MAP_SHARED_POPULATE = 0x01 | 0x8000;
     private static final int O_NONBLOCK = 0x800;
+    private static final int O_DIRECTORY = 0x10000;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int O_PATH = 0x200000;
+    private static final int AT_FDCWD = -100;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int EBUSY = 16;
@@ -98,6 +102,10 @@ final class UringReads implements AutoCloseable {
     private final int[] openError;
     private final int[] readResult;
     private final int[] secondRead;
+    /** Outcome of each directory open of the last {@link #openDirs} round: a descriptor or -errno. */
+    private final int[] dirResult;
+    /** The round being reaped: files ({@link #readAll}) or directories ({@link #openDirs}). */
+    private boolean dirRound;
     private int generation;
     private boolean broken;
 
@@ -128,6 +136,7 @@ final class UringReads implements AutoCloseable {
         this.openError = new int[slots];
         this.readResult = new int[slots];
         this.secondRead = new int[slots];
+        this.dirResult = new int[slots];
     }
 
     /**
@@ -271,6 +280,49 @@ final class UringReads implements AutoCloseable {
         return queued == 0 || submitAndWait(tail, queued, expected, gen);
     }
 
+    /**
+     * In one round trip: closes {@code closeCount} ordinary descriptors ({@code closeFds}) and opens {@code count}
+     * directories as {@code openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC)} would, {@code paths[i]} being
+     * the native address of a NUL-terminated path. Afterwards {@code fds[i]} is the new descriptor or
+     * {@code -errno}. The descriptors are ordinary ones (not direct slots): the caller reads links relative to them
+     * and hands them to {@link #readAll} as directories.
+     *
+     * @return false when the ring failed as a whole: the caller opens the directories itself. Descriptors opened
+     *         in such a round are closed again; closes whose completion was not seen are left alone (closing twice
+     *         could close a descriptor another thread got meanwhile).
+     */
+    boolean openDirs(int count, long[] paths, int[] fds, int closeCount, int[] closeFds) {
+        if (broken || count > slots || count + closeCount > sqEntries) {
+            return false;
+        }
+        int gen = ++generation & 0xffff;
+        int tail = (int) INT.getAcquire(sq, sqTail);
+        int queued = 0;
+        for (int i = 0; i < closeCount; i++) {
+            put(tail + queued++, IORING_OP_CLOSE, (byte) 0, closeFds[i], 0, 0, 0, 0, 0, tag(gen, i, 2));
+        }
+        for (int i = 0; i < count; i++) {
+            dirResult[i] = Integer.MIN_VALUE;
+            put(tail + queued++, IORING_OP_OPENAT, (byte) 0, AT_FDCWD, paths[i], 0, 0, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                    0, tag(gen, i, 0));
+        }
+        dirRound = true;
+        try {
+            if (!submitAndWait(tail, queued, queued, gen)) {
+                for (int i = 0; i < count; i++) {
+                    if (dirResult[i] >= 0 && dirResult[i] != Integer.MIN_VALUE) {
+                        close(dirResult[i]);
+                    }
+                }
+                return false;
+            }
+        } finally {
+            dirRound = false;
+        }
+        System.arraycopy(dirResult, 0, fds, 0, count);
+        return true;
+    }
+
     private boolean pciExpress(int i) {
         byte[] header = new byte[ConfigSpace.CONVENTIONAL_SIZE];
         dataView.get(i * FILE_BYTES, header, 0, header.length);
@@ -352,6 +404,13 @@ final class UringReads implements AutoCloseable {
                 continue; // cannot happen (every round is waited for), but never mix batches
             }
             int file = (int) (ud & 0xffffffffL) >>> 2;
+            if (dirRound) {
+                if ((ud & 3) == 0) {
+                    dirResult[file] = res; // a directory's descriptor or -errno; closes report nothing we need
+                }
+                n++;
+                continue;
+            }
             switch ((int) (ud & 3)) {
                 case 0 -> {
                     if (res > 0) {
