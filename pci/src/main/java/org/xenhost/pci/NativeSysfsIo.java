@@ -72,8 +72,12 @@ final class NativeSysfsIo implements SysfsIo {
         if (m != null) {
             return m;
         }
+        // Device entries (DDDD:BB:DD.F, looked up in sys/bus/pci/devices) come once per scan: not worth keeping.
+        if (names.size() >= NAME_CACHE_LIMIT || name.length() > 255 || name.indexOf('/') >= 0 || name.indexOf(':') >= 0) {
+            return s.name(name);
+        }
         byte[] b = name.getBytes(StandardCharsets.UTF_8);
-        if (names.size() >= NAME_CACHE_LIMIT || b.length > 255 || name.indexOf('/') >= 0) {
+        if (b.length > 255) {
             return s.name(name);
         }
         m = new Memory(b.length + 1);

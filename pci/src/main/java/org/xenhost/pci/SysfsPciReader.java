@@ -292,10 +292,13 @@ public final class SysfsPciReader {
         private final Scan scan;
         private final byte[] buf = new byte[BUFFER];
         private final SysfsIo.Batch batch;
+        /** sys/bus/pci/devices, opened once: each bus entry is then a one-name lookup, not the whole path again. */
+        private final SysfsIo.Dir devices;
 
         Reads(Scan scan, int functions) {
             this.scan = scan;
             this.batch = io.batch(EVERY_FUNCTION, functions);
+            this.devices = io.open(devicesDir);
         }
 
         /**
@@ -305,7 +308,7 @@ public final class SysfsPciReader {
         void read(List<PciAddress> addresses, int from, int to, PciDevice[] out, String[] dirsOut) {
             if (batch == null) {
                 for (int i = from; i < to; i++) {
-                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf);
+                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf, devices);
                     out[i] = r.read();
                     dirsOut[i] = r.readDir();
                 }
@@ -326,7 +329,7 @@ public final class SysfsPciReader {
                 // attributes in one batch, 4. finish each function as usual.
                 int count = 0;
                 for (int i = start; i < end; i++) {
-                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf);
+                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf, devices);
                     group[i - start] = r;
                     if (r.locate()) {
                         paths[count] = r.dir;
@@ -355,6 +358,9 @@ public final class SysfsPciReader {
 
         @Override
         public void close() {
+            if (devices != null) {
+                devices.close();
+            }
             if (batch != null) {
                 batch.close();
             }
@@ -423,7 +429,7 @@ public final class SysfsPciReader {
         }
 
         PciDevice read(PciAddress address, byte[] buf) {
-            return new DeviceRead(this, address, buf).read();
+            return new DeviceRead(this, address, buf, null).read();
         }
 
         boolean groupExists(int group) {
@@ -441,6 +447,7 @@ public final class SysfsPciReader {
         private final PciAddress address;
         private final String name;
         private final byte[] buf;
+        private final SysfsIo.Dir devices; // the opened sys/bus/pci/devices, or null: look the entry up by path
         private final List<String> warnings = new ArrayList<>(2);
         private String dir;
         private SysfsIo.Dir handle;
@@ -470,7 +477,8 @@ public final class SysfsPciReader {
         private boolean resettable;
         private ConfigSpace config;
 
-        DeviceRead(Scan scan, PciAddress address, byte[] buf) {
+        DeviceRead(Scan scan, PciAddress address, byte[] buf, SysfsIo.Dir devices) {
+            this.devices = devices;
             this.scan = scan;
             this.address = address;
             this.name = address.toString();
@@ -537,7 +545,7 @@ public final class SysfsPciReader {
 
         boolean locate() {
             String link = devicesDir + "/" + name;
-            String target = io.readlink(link);
+            String target = devices != null ? devices.readlink(name) : io.readlink(link);
             if (target == null) {
                 int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {

@@ -323,8 +323,10 @@ final class UringReads implements AutoCloseable {
         return true;
     }
 
+    /** The conventional config space being looked at by {@link #pciExpress} (reused: one per file was garbage). */
+    private final byte[] header = new byte[ConfigSpace.CONVENTIONAL_SIZE];
+
     private boolean pciExpress(int i) {
-        byte[] header = new byte[ConfigSpace.CONVENTIONAL_SIZE];
         dataView.get(i * FILE_BYTES, header, 0, header.length);
         return ConfigSpace.isPciExpress(header);
     }
