@@ -230,8 +230,8 @@ final class NativeSysfsIo implements SysfsIo {
         }
 
         @Override
-        public boolean openAll(String[] dirs, int count, Dir[] out, int[] errors) {
-            if (count > capacity()) {
+        public boolean openAll(Dir base, String[] dirs, int count, Dir[] out, int[] errors) {
+            if (count > capacity() || !(base instanceof NativeDir baseDir) || baseDir.fd < 0) {
                 return false;
             }
             long at = 0;
@@ -245,7 +245,7 @@ final class NativeSysfsIo implements SysfsIo {
                 pathAddresses[i] = Pointer.nativeValue(paths) + at;
                 at += b.length + 1;
             }
-            if (!uring.openDirs(count, pathAddresses, fds, pending, pendingCloses)) {
+            if (!uring.openDirs(baseDir.fd, count, pathAddresses, fds, pending, pendingCloses)) {
                 flushCloses();
                 return false;
             }

@@ -294,11 +294,14 @@ public final class SysfsPciReader {
         private final SysfsIo.Batch batch;
         /** sys/bus/pci/devices, opened once: each bus entry is then a one-name lookup, not the whole path again. */
         private final SysfsIo.Dir devices;
+        /** sys/devices, opened once when batching: device directories are opened by their path below it. */
+        private final SysfsIo.Dir sysDevices;
 
         Reads(Scan scan, int functions) {
             this.scan = scan;
             this.batch = io.batch(EVERY_FUNCTION, functions);
             this.devices = io.open(devicesDir);
+            this.sysDevices = batch == null ? null : io.open(sysDevicesPrefix);
         }
 
         /**
@@ -332,20 +335,29 @@ public final class SysfsPciReader {
                     DeviceRead r = new DeviceRead(scan, addresses.get(i), buf, devices);
                     group[i - start] = r;
                     if (r.locate()) {
-                        paths[count] = r.dir;
                         located[count++] = i - start;
                     }
                 }
-                boolean together = batch.openAll(paths, count, handles, errors);
+                // Directories below sys/devices (all but a bus entry that is not a link) are opened together.
+                int below = 0;
                 for (int k = 0; k < count; k++) {
+                    String d = group[located[k]].dir;
+                    if (d.startsWith(sysDevicesPrefix)) {
+                        paths[below++] = d.substring(sysDevicesPrefix.length());
+                    }
+                }
+                boolean together = sysDevices != null && batch.openAll(sysDevices, paths, below, handles, errors);
+                for (int k = 0, b = 0; k < count; k++) {
                     DeviceRead r = group[located[k]];
-                    if (together ? r.adopt(handles[k], errors[k]) : r.openDirectory()) {
+                    boolean open = together && r.dir.startsWith(sysDevicesPrefix)
+                            ? r.adopt(handles[b], errors[b++]) : r.openDirectory();
+                    if (open) {
                         r.afterOpen();
                         dirs.add(r.handle);
                     }
-                    handles[k] = null;
-                    paths[k] = null;
                 }
+                Arrays.fill(handles, null);
+                Arrays.fill(paths, null);
                 batch.prefetch(dirs);
                 for (int i = start; i < end; i++) {
                     DeviceRead r = group[i - start];
@@ -360,6 +372,9 @@ public final class SysfsPciReader {
         public void close() {
             if (devices != null) {
                 devices.close();
+            }
+            if (sysDevices != null) {
+                sysDevices.close();
             }
             if (batch != null) {
                 batch.close();

@@ -57,7 +57,6 @@ final class UringReads implements AutoCloseable {
     private static final int O_DIRECTORY = 0x10000;
     private static final int O_CLOEXEC = 0x80000;
     private static final int O_PATH = 0x200000;
-    private static final int AT_FDCWD = -100;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int EBUSY = 16;
@@ -282,7 +281,7 @@ final class UringReads implements AutoCloseable {
 
     /**
      * In one round trip: closes {@code closeCount} ordinary descriptors ({@code closeFds}) and opens {@code count}
-     * directories as {@code openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC)} would, {@code paths[i]} being
+     * directories as {@code openat(dirfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC)} would, {@code paths[i]} being
      * the native address of a NUL-terminated path. Afterwards {@code fds[i]} is the new descriptor or
      * {@code -errno}. The descriptors are ordinary ones (not direct slots): the caller reads links relative to them
      * and hands them to {@link #readAll} as directories.
@@ -291,7 +290,7 @@ final class UringReads implements AutoCloseable {
      *         in such a round are closed again; closes whose completion was not seen are left alone (closing twice
      *         could close a descriptor another thread got meanwhile).
      */
-    boolean openDirs(int count, long[] paths, int[] fds, int closeCount, int[] closeFds) {
+    boolean openDirs(int dirfd, int count, long[] paths, int[] fds, int closeCount, int[] closeFds) {
         if (broken || count > slots || count + closeCount > sqEntries) {
             return false;
         }
@@ -303,7 +302,7 @@ final class UringReads implements AutoCloseable {
         }
         for (int i = 0; i < count; i++) {
             dirResult[i] = Integer.MIN_VALUE;
-            put(tail + queued++, IORING_OP_OPENAT, (byte) 0, AT_FDCWD, paths[i], 0, 0, O_PATH | O_DIRECTORY | O_CLOEXEC,
+            put(tail + queued++, IORING_OP_OPENAT, (byte) 0, dirfd, paths[i], 0, 0, O_PATH | O_DIRECTORY | O_CLOEXEC,
                     0, tag(gen, i, 0));
         }
         dirRound = true;
