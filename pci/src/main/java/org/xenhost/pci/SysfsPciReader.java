@@ -142,6 +142,8 @@ public final class SysfsPciReader {
             return new PciInventory(List.of(), List.of("cannot list " + devicesDir + ": " + SysfsIo.describe(io.lastError())));
         }
         hook.afterEnumeration(List.of(names));
+        // A large scan lists sys/kernel/iommu_groups on a helper thread while this one sorts the entries out.
+        Scan scan = new Scan(workers(names.length) > 1);
         List<String> warnings = new ArrayList<>();
         List<PciAddress> addresses = new ArrayList<>(names.length);
         for (String name : names) {
@@ -154,7 +156,6 @@ public final class SysfsPciReader {
             }
         }
         Collections.sort(addresses);
-        Scan scan = new Scan(false);
         String[] dirs = new String[addresses.size()];
         PciDevice[] read = readAll(scan, addresses, dirs);
         Map<Integer, List<PciAddress>> groups = new HashMap<>();
@@ -164,8 +165,8 @@ public final class SysfsPciReader {
                 groups.computeIfAbsent(d.iommuGroup(), g -> new ArrayList<>(2)).add(d.address());
             }
         }
-        List<PciDevice> devices = Arrays.asList(read);
-        for (int i = 0; i < read.length; i++) {
+        PciDevice[] devices = read.clone();
+        inParallel(read.length, () -> io.open(sysDevicesPrefix), (base, i) -> {
             PciDevice d = read[i];
             // Peers from the functions' own links: the same membership the group directories list, without listing them.
             List<PciAddress> peers = d.iommuGroupPeers();
@@ -180,14 +181,14 @@ public final class SysfsPciReader {
             List<String> more = List.of();
             if (physfn == null && dirs[i] != null) {
                 List<String> w = new ArrayList<>(1);
-                physfn = physfnLink(dirs[i], w);
+                physfn = physfnLink(base, dirs[i], w);
                 more = w;
             }
             if (peers != d.iommuGroupPeers() || physfn != null || !more.isEmpty()) {
-                devices.set(i, completed(d, peers, physfn, more));
+                devices[i] = completed(d, peers, physfn, more);
             }
-        }
-        return new PciInventory(devices, warnings);
+        });
+        return new PciInventory(Arrays.asList(devices), warnings);
     }
 
     /**
@@ -210,9 +211,13 @@ public final class SysfsPciReader {
         return claims;
     }
 
-    /** The function's own {@code physfn} link, read through its directory; warnings go to {@code warnings}. */
-    private PciAddress physfnLink(String dir, List<String> warnings) {
-        String t = io.readlink(dir + "/physfn");
+    /**
+     * The function's own {@code physfn} link, read through its directory (by its path below {@code base}, the opened
+     * sys/devices, where it lies there); warnings go to {@code warnings}.
+     */
+    private PciAddress physfnLink(SysfsIo.Dir base, String dir, List<String> warnings) {
+        String t = base != null && dir.startsWith(sysDevicesPrefix)
+                ? base.readlink(dir.substring(sysDevicesPrefix.length()) + "/physfn") : io.readlink(dir + "/physfn");
         if (t == null) {
             int e = io.lastError();
             if (e != SysfsIo.ENOENT) {
@@ -243,21 +248,59 @@ public final class SysfsPciReader {
     private PciDevice[] readAll(Scan scan, List<PciAddress> addresses, String[] dirs) {
         int n = addresses.size();
         PciDevice[] out = new PciDevice[n];
-        int workers = Math.min(threads, n / BLOCK);
-        if (workers <= 1) {
+        if (workers(n) <= 1) {
             try (Reads reads = new Reads(scan, n)) {
                 reads.read(addresses, 0, n, out, dirs);
             }
             return out;
         }
         AtomicInteger next = new AtomicInteger();
-        Runnable worker = () -> {
+        runWorkers(workers(n), () -> {
             try (Reads reads = new Reads(scan, n)) {
                 for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
                     reads.read(addresses, start, Math.min(n, start + BLOCK), out, dirs);
                 }
             }
+        });
+        return out;
+    }
+
+    /** Threads worth using for n functions (1: the calling thread alone). */
+    private int workers(int n) {
+        return Math.max(1, Math.min(threads, n / BLOCK));
+    }
+
+    /** Work on index i with a per-thread resource (opened by open, closed after; null when it cannot be opened). */
+    private interface IndexWork {
+        void accept(SysfsIo.Dir resource, int i);
+    }
+
+    /** Runs work for 0..n-1, spread over the scan's threads when n is large; each thread opens its own resource. */
+    private void inParallel(int n, java.util.function.Supplier<SysfsIo.Dir> open, IndexWork work) {
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            SysfsIo.Dir r = open.get();
+            try {
+                for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
+                    for (int i = start, end = Math.min(n, start + BLOCK); i < end; i++) {
+                        work.accept(r, i);
+                    }
+                }
+            } finally {
+                if (r != null) {
+                    r.close();
+                }
+            }
         };
+        if (workers(n) <= 1) {
+            worker.run();
+        } else {
+            runWorkers(workers(n), worker);
+        }
+    }
+
+    /** Runs worker on the calling thread and workers - 1 pool threads; returns when all are done. */
+    private void runWorkers(int workers, Runnable worker) {
         List<Future<?>> helpers = new ArrayList<>(workers - 1);
         for (int i = 1; i < workers; i++) {
             helpers.add(pool().submit(worker));
@@ -280,7 +323,6 @@ public final class SysfsPciReader {
                 throw new IllegalStateException(e.getCause());
             }
         }
-        return out;
     }
 
     /** Attributes every function's read starts with, so a batch can read them for many functions at once. */
@@ -408,7 +450,7 @@ public final class SysfsPciReader {
         if (io.readlink(devicesDir + "/" + name) == null && io.lastError() == SysfsIo.ENOENT) {
             return Optional.empty();
         }
-        return Optional.of(new Scan(true).read(address, new byte[BUFFER]));
+        return Optional.of(new Scan().read(address, new byte[BUFFER]));
     }
 
     /** Bytes of the largest file read: a whole extended config space. */
@@ -416,30 +458,56 @@ public final class SysfsPciReader {
 
     /** What one scan learns about the host once; shared by its workers (read-only after construction). */
     private final class Scan {
+        /** One function read alone ({@link #read(PciAddress)}): list its group, read its own physfn link. */
         private final boolean listGroups;
-        private final boolean iommuPresent;
-        /** The group numbers under sys/kernel/iommu_groups (scan mode only). */
-        private final Set<Integer> groups;
+        /** The group numbers under sys/kernel/iommu_groups, null when it cannot be listed (scan mode only). */
+        private final Future<Set<Integer>> groups;
+        private final boolean iommuDirPresent; // one function read alone: whether sys/kernel/iommu_groups exists
 
-        Scan(boolean listGroups) {
-            this.listGroups = listGroups;
-            if (listGroups) {
-                iommuPresent = new File(iommuGroupsDir).isDirectory();
-                groups = Set.of();
-                return;
-            }
-            // One listing instead of a stat per group; a link into a group that is not listed dangles (lspci,
-            // which resolves the link, then shows no group either).
+        /** For one function read alone. */
+        Scan() {
+            listGroups = true;
+            iommuDirPresent = new File(iommuGroupsDir).isDirectory();
+            groups = null;
+        }
+
+        /** For a scan; the group listing runs on a pool thread when {@code aside}. */
+        Scan(boolean aside) {
+            listGroups = false;
+            iommuDirPresent = false;
+            groups = aside ? pool().submit(this::listGroups) : java.util.concurrent.CompletableFuture.completedFuture(listGroups());
+        }
+
+        /**
+         * One listing instead of a stat per group; a link into a group that is not listed dangles (lspci, which
+         * resolves the link, then shows no group either).
+         */
+        private Set<Integer> listGroups() {
             String[] names = io.list(iommuGroupsDir);
-            iommuPresent = names != null;
-            groups = new HashSet<>();
-            if (names != null) {
-                for (String n : names) {
-                    Integer g = decimal(n);
-                    if (g != null && g >= 0 && n.equals(Integer.toString(g))) {
-                        groups.add(g);
-                    }
+            if (names == null) {
+                return null;
+            }
+            Set<Integer> found = new HashSet<>(names.length * 2);
+            for (String n : names) {
+                Integer g = decimal(n);
+                if (g != null && g >= 0 && n.equals(Integer.toString(g))) {
+                    found.add(g);
                 }
+            }
+            return found;
+        }
+
+        private Set<Integer> groups() {
+            try {
+                return groups.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while listing " + iommuGroupsDir, e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
         }
 
@@ -448,11 +516,12 @@ public final class SysfsPciReader {
         }
 
         boolean groupExists(int group) {
-            return groups.contains(group);
+            Set<Integer> g = groups();
+            return g != null && g.contains(group);
         }
 
         boolean iommuPresent() {
-            return iommuPresent;
+            return listGroups ? iommuDirPresent : groups() != null;
         }
     }
 
@@ -559,8 +628,8 @@ public final class SysfsPciReader {
         }
 
         boolean locate() {
-            String link = devicesDir + "/" + name;
-            String target = devices != null ? devices.readlink(name) : io.readlink(link);
+            String target = devices != null ? devices.readlink(name) : io.readlink(devicesDir + "/" + name);
+            String link = target != null ? null : devicesDir + "/" + name; // for warnings
             if (target == null) {
                 int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {
@@ -578,20 +647,20 @@ public final class SysfsPciReader {
             }
             String resolved = resolve(devicesDir, target);
             if (!resolved.startsWith(sysDevicesPrefix)) {
-                warnings.add(link + " points to '" + target + "', outside " + sysDevicesPrefix + "; not read");
+                warnings.add(devicesDir + "/" + name + " points to '" + target + "', outside " + sysDevicesPrefix + "; not read");
                 return false;
             }
             dir = resolved;
-            parents = bridgeChain(resolved.substring(sysDevicesPrefix.length()), link);
+            parents = bridgeChain(resolved.substring(sysDevicesPrefix.length()));
             return true;
         }
 
         /** Bridges from the path below sys/devices: pciDDDD:BB/<bridge>/.../<this function>. */
-        private List<PciAddress> bridgeChain(String below, String link) {
+        private List<PciAddress> bridgeChain(String below) {
             String[] parts = below.split("/");
             int last = parts.length - 1;
             if (!parts[last].equals(name)) {
-                warnings.add(link + " resolves to " + below + ", whose last component is not " + name);
+                warnings.add(devicesDir + "/" + name + " resolves to " + below + ", whose last component is not " + name);
             }
             if (last == 1) {
                 return List.of(); // on a root bus: the common case
