@@ -185,9 +185,15 @@ final class NativeSysfsIo implements SysfsIo {
         if (!URING || functions < batchMinimum) {
             return null;
         }
-        UringReads uring = UringReads.open(names.length * BATCH_DIRS);
+        UringReads uring = UringReads.open((names.length + SRIOV_NAMES.length) * BATCH_DIRS);
         return uring == null ? null : new UringBatch(uring, names);
     }
+
+    /**
+     * Read along with a {@code config} file whose extended space shows an SR-IOV capability (the kernel shows these
+     * exactly for such functions): a PF's SR-IOV files cost no system calls of their own.
+     */
+    private static final String[] SRIOV_NAMES = {"sriov_totalvfs", "sriov_numvfs"};
 
     /** Directories per io_uring round trip: enough to make the crossing rare, little native memory (768 KiB). */
     private static final int BATCH_DIRS = 32;
@@ -201,6 +207,8 @@ final class NativeSysfsIo implements SysfsIo {
         private final int[] dirfds;
         private final Pointer[] perFileNames;
         private final boolean[] perFileConfig;
+        private final Pointer[] sriovNames;
+        private final int[] sriovSlot;
         private final java.util.List<NativeDir> last = new java.util.ArrayList<>();
         /** Paths of the directories being opened, NUL-terminated, one after another. */
         private final Memory paths;
@@ -223,6 +231,11 @@ final class NativeSysfsIo implements SysfsIo {
             dirfds = new int[uring.capacity()];
             perFileNames = new Pointer[uring.capacity()];
             perFileConfig = new boolean[uring.capacity()];
+            sriovNames = new Pointer[SRIOV_NAMES.length];
+            for (int k = 0; k < SRIOV_NAMES.length; k++) {
+                sriovNames[k] = attributeName(s, SRIOV_NAMES[k]);
+            }
+            sriovSlot = new int[uring.capacity()];
             paths = new Memory((long) capacity() * (PATH_MAX + 1));
             pathAddresses = new long[capacity()];
             fds = new int[capacity()];
@@ -281,7 +294,7 @@ final class NativeSysfsIo implements SysfsIo {
 
         @Override
         public int capacity() {
-            return uring.capacity() / names.length;
+            return uring.capacity() / (names.length + SRIOV_NAMES.length);
         }
 
         @Override
@@ -303,11 +316,21 @@ final class NativeSysfsIo implements SysfsIo {
                     dirfds[count] = d.fd;
                     perFileNames[count] = nativeNames[j];
                     perFileConfig[count] = configFlags[j];
+                    sriovSlot[count] = -1;
                     count++;
                 }
                 last.add(d);
             }
-            if (!uring.readAll(count, dirfds, perFileNames, perFileConfig)) {
+            // SR-IOV files go after all the common ones: directory k's from count + k * SRIOV_NAMES.length on.
+            for (int k = 0; k < last.size(); k++) {
+                for (int j = 0; j < names.length; j++) {
+                    if (configFlags[j]) {
+                        sriovSlot[k * names.length + j] = count + k * SRIOV_NAMES.length;
+                    }
+                }
+            }
+            if (sriovNames[sriovNames.length - 1] == null
+                    || !uring.readAll(count, dirfds, perFileNames, perFileConfig, sriovNames, sriovSlot)) {
                 last.clear();
                 return;
             }
@@ -315,6 +338,7 @@ final class NativeSysfsIo implements SysfsIo {
                 NativeDir d = last.get(k);
                 d.batch = this;
                 d.batchBase = k * names.length;
+                d.sriovBase = count + k * SRIOV_NAMES.length;
                 d.taken = 0;
             }
         }
@@ -325,6 +349,13 @@ final class NativeSysfsIo implements SysfsIo {
                 if ((d.taken & 1 << j) == 0 && names[j].equals(name)) {
                     d.taken |= 1 << j;
                     return uring.copy(d.batchBase + j, buf);
+                }
+            }
+            for (int k = 0; k < SRIOV_NAMES.length; k++) {
+                int bit = 1 << (names.length + k);
+                if ((d.taken & bit) == 0 && SRIOV_NAMES[k].equals(name) && uring.held(d.sriovBase + k)) {
+                    d.taken |= bit;
+                    return uring.copy(d.sriovBase + k, buf);
                 }
             }
             return Integer.MIN_VALUE;
@@ -348,6 +379,7 @@ final class NativeSysfsIo implements SysfsIo {
         /** The batch that opened this directory and closes it with its next round trip; null: close at once. */
         private UringBatch closer;
         private int batchBase;
+        private int sriovBase;
         private int taken;
 
         NativeDir(int fd) {
