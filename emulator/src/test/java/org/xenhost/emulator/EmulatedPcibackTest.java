@@ -53,8 +53,19 @@ class EmulatedPcibackTest {
         host.close();
     }
 
-    /** The "Kernel driver in use" lspci reports for {@code bdf} in the emulated tree, or "" if none. */
+    /**
+     * The "Kernel driver in use" lspci reports for {@code bdf} in the emulated tree, or "" if none; our reader's scan
+     * (which takes the driver from {@code uevent}) must say the same.
+     */
     String lspciDriver(String bdf) throws Exception {
+        String driver = lspciOnly(bdf);
+        PciAddress a = PciAddress.parse(bdf);
+        assertEquals(driver.isEmpty() ? null : driver, new SysfsPciReader(sysfs).scan().devices().stream()
+                .filter(d -> d.address().equals(a)).findFirst().orElseThrow().driver(), "scanned driver of " + bdf);
+        return driver;
+    }
+
+    private String lspciOnly(String bdf) throws Exception {
         Process p = new ProcessBuilder("lspci", "-k", "-A", "linux-sysfs", "-O",
                 "sysfs.path=" + sysfs.resolve("sys/bus/pci"), "-s", bdf).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -234,6 +234,28 @@ public record ConfigSpace(int length, HeaderType headerType, boolean multiFuncti
         return false;
     }
 
+    /**
+     * Whether a whole (4096-byte) config space lists extended capability {@code id}: a quick walk, for deciding what
+     * else to read before decoding (bounded: a loop or a pointer below 0x100 ends it).
+     */
+    static boolean hasExtendedCapability(byte[] space, int id) {
+        if (space.length < EXTENDED_SIZE) {
+            return false;
+        }
+        int at = EXT_START;
+        for (int hops = 0; at >= EXT_START && at <= EXTENDED_SIZE - 4 && hops < (EXTENDED_SIZE - EXT_START) / 4; hops++) {
+            int h = (space[at] & 0xff) | (space[at + 1] & 0xff) << 8 | (space[at + 2] & 0xff) << 16 | (space[at + 3] & 0xff) << 24;
+            if (h == 0 || h == -1) {
+                return false;
+            }
+            if ((h & 0xffff) == id) {
+                return true;
+            }
+            at = (h >>> 20) & 0xffc;
+        }
+        return false;
+    }
+
     /** Decodes {@code config}; never throws for any content or length. */
     public static ConfigSpace parse(byte[] config) {
         return new Decoder(config, config == null ? 0 : config.length).decode();

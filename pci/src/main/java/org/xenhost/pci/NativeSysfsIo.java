@@ -72,8 +72,12 @@ final class NativeSysfsIo implements SysfsIo {
         if (m != null) {
             return m;
         }
+        // Device entries (DDDD:BB:DD.F, looked up in sys/bus/pci/devices) come once per scan: not worth keeping.
+        if (names.size() >= NAME_CACHE_LIMIT || name.length() > 255 || name.indexOf('/') >= 0 || name.indexOf(':') >= 0) {
+            return s.name(name);
+        }
         byte[] b = name.getBytes(StandardCharsets.UTF_8);
-        if (names.size() >= NAME_CACHE_LIMIT || b.length > 255 || name.indexOf('/') >= 0) {
+        if (b.length > 255) {
             return s.name(name);
         }
         m = new Memory(b.length + 1);
@@ -181,9 +185,15 @@ final class NativeSysfsIo implements SysfsIo {
         if (!URING || functions < batchMinimum) {
             return null;
         }
-        UringReads uring = UringReads.open(names.length * BATCH_DIRS);
+        UringReads uring = UringReads.open((names.length + SRIOV_NAMES.length) * BATCH_DIRS);
         return uring == null ? null : new UringBatch(uring, names);
     }
+
+    /**
+     * Read along with a {@code config} file whose extended space shows an SR-IOV capability (the kernel shows these
+     * exactly for such functions): a PF's SR-IOV files cost no system calls of their own.
+     */
+    private static final String[] SRIOV_NAMES = {"sriov_totalvfs", "sriov_numvfs"};
 
     /** Directories per io_uring round trip: enough to make the crossing rare, little native memory (768 KiB). */
     private static final int BATCH_DIRS = 32;
@@ -197,7 +207,16 @@ final class NativeSysfsIo implements SysfsIo {
         private final int[] dirfds;
         private final Pointer[] perFileNames;
         private final boolean[] perFileConfig;
+        private final Pointer[] sriovNames;
+        private final int[] sriovSlot;
         private final java.util.List<NativeDir> last = new java.util.ArrayList<>();
+        /** Paths of the directories being opened, NUL-terminated, one after another. */
+        private final Memory paths;
+        private final long[] pathAddresses;
+        private final int[] fds;
+        /** Descriptors of directories closed since the last round trip: closed in the next one. */
+        private final int[] pendingCloses;
+        private int pending;
 
         UringBatch(UringReads uring, String[] names) {
             this.uring = uring;
@@ -212,11 +231,70 @@ final class NativeSysfsIo implements SysfsIo {
             dirfds = new int[uring.capacity()];
             perFileNames = new Pointer[uring.capacity()];
             perFileConfig = new boolean[uring.capacity()];
+            sriovNames = new Pointer[SRIOV_NAMES.length];
+            for (int k = 0; k < SRIOV_NAMES.length; k++) {
+                sriovNames[k] = attributeName(s, SRIOV_NAMES[k]);
+            }
+            sriovSlot = new int[uring.capacity()];
+            paths = new Memory((long) capacity() * (PATH_MAX + 1));
+            pathAddresses = new long[capacity()];
+            fds = new int[capacity()];
+            pendingCloses = new int[2 * capacity()];
+        }
+
+        @Override
+        public boolean openAll(Dir base, String[] dirs, int count, Dir[] out, int[] errors) {
+            if (count > capacity() || !(base instanceof NativeDir baseDir) || baseDir.fd < 0) {
+                return false;
+            }
+            long at = 0;
+            for (int i = 0; i < count; i++) {
+                byte[] b = dirs[i].getBytes(StandardCharsets.UTF_8);
+                if (b.length > PATH_MAX) {
+                    return false; // the one-by-one open says ENAMETOOLONG
+                }
+                paths.write(at, b, 0, b.length);
+                paths.setByte(at + b.length, (byte) 0);
+                pathAddresses[i] = Pointer.nativeValue(paths) + at;
+                at += b.length + 1;
+            }
+            if (!uring.openDirs(baseDir.fd, count, pathAddresses, fds, pending, pendingCloses)) {
+                flushCloses();
+                return false;
+            }
+            pending = 0;
+            for (int i = 0; i < count; i++) {
+                if (fds[i] >= 0) {
+                    NativeDir d = new NativeDir(fds[i]);
+                    d.closer = this;
+                    out[i] = d;
+                    errors[i] = 0;
+                } else {
+                    out[i] = null;
+                    errors[i] = -fds[i];
+                }
+            }
+            return true;
+        }
+
+        /** Closes a directory opened by {@link #openAll} with the next round trip. */
+        void closeLater(int fd) {
+            if (pending == pendingCloses.length) {
+                flushCloses();
+            }
+            pendingCloses[pending++] = fd;
+        }
+
+        private void flushCloses() {
+            for (int i = 0; i < pending; i++) {
+                NativeSysfsIo.close(pendingCloses[i]);
+            }
+            pending = 0;
         }
 
         @Override
         public int capacity() {
-            return uring.capacity() / names.length;
+            return uring.capacity() / (names.length + SRIOV_NAMES.length);
         }
 
         @Override
@@ -238,11 +316,21 @@ final class NativeSysfsIo implements SysfsIo {
                     dirfds[count] = d.fd;
                     perFileNames[count] = nativeNames[j];
                     perFileConfig[count] = configFlags[j];
+                    sriovSlot[count] = -1;
                     count++;
                 }
                 last.add(d);
             }
-            if (!uring.readAll(count, dirfds, perFileNames, perFileConfig)) {
+            // SR-IOV files go after all the common ones: directory k's from count + k * SRIOV_NAMES.length on.
+            for (int k = 0; k < last.size(); k++) {
+                for (int j = 0; j < names.length; j++) {
+                    if (configFlags[j]) {
+                        sriovSlot[k * names.length + j] = count + k * SRIOV_NAMES.length;
+                    }
+                }
+            }
+            if (sriovNames[sriovNames.length - 1] == null
+                    || !uring.readAll(count, dirfds, perFileNames, perFileConfig, sriovNames, sriovSlot)) {
                 last.clear();
                 return;
             }
@@ -250,6 +338,7 @@ final class NativeSysfsIo implements SysfsIo {
                 NativeDir d = last.get(k);
                 d.batch = this;
                 d.batchBase = k * names.length;
+                d.sriovBase = count + k * SRIOV_NAMES.length;
                 d.taken = 0;
             }
         }
@@ -262,6 +351,13 @@ final class NativeSysfsIo implements SysfsIo {
                     return uring.copy(d.batchBase + j, buf);
                 }
             }
+            for (int k = 0; k < SRIOV_NAMES.length; k++) {
+                int bit = 1 << (names.length + k);
+                if ((d.taken & bit) == 0 && SRIOV_NAMES[k].equals(name) && uring.held(d.sriovBase + k)) {
+                    d.taken |= bit;
+                    return uring.copy(d.sriovBase + k, buf);
+                }
+            }
             return Integer.MIN_VALUE;
         }
 
@@ -271,6 +367,7 @@ final class NativeSysfsIo implements SysfsIo {
                 d.batch = null;
             }
             last.clear();
+            flushCloses();
             uring.close();
         }
     }
@@ -279,7 +376,10 @@ final class NativeSysfsIo implements SysfsIo {
         private int fd;
         /** Files read ahead for this directory by a batch, and which of them were handed out already. */
         private UringBatch batch;
+        /** The batch that opened this directory and closes it with its next round trip; null: close at once. */
+        private UringBatch closer;
         private int batchBase;
+        private int sriovBase;
         private int taken;
 
         NativeDir(int fd) {
@@ -374,7 +474,11 @@ final class NativeSysfsIo implements SysfsIo {
         public void close() {
             batch = null;
             if (fd >= 0) {
-                NativeSysfsIo.close(fd);
+                if (closer != null) {
+                    closer.closeLater(fd);
+                } else {
+                    NativeSysfsIo.close(fd);
+                }
                 fd = -1;
             }
         }

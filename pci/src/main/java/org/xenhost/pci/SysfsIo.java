@@ -53,6 +53,17 @@ interface SysfsIo {
          */
         void prefetch(List<Dir> dirs);
 
+        /**
+         * Opens {@code count} directories below {@code base} ({@code names[i]}: a relative path) as
+         * {@link SysfsIo#open} would open {@code base/names[i]}, together: {@code out[i]} is the opened directory or
+         * null with {@code errors[i]} its errno. Closing such a directory may be deferred to this batch's next round
+         * trip (or its {@link #close}), so close the batch when the scan is done. False (nothing opened) when this
+         * batch cannot: the caller then opens them one by one.
+         */
+        default boolean openAll(Dir base, String[] names, int count, Dir[] out, int[] errors) {
+            return false;
+        }
+
         @Override
         void close();
     }

@@ -142,6 +142,8 @@ public final class SysfsPciReader {
             return new PciInventory(List.of(), List.of("cannot list " + devicesDir + ": " + SysfsIo.describe(io.lastError())));
         }
         hook.afterEnumeration(List.of(names));
+        // A large scan lists sys/kernel/iommu_groups on a helper thread while this one sorts the entries out.
+        Scan scan = new Scan(workers(names.length) > 1);
         List<String> warnings = new ArrayList<>();
         List<PciAddress> addresses = new ArrayList<>(names.length);
         for (String name : names) {
@@ -154,49 +156,151 @@ public final class SysfsPciReader {
             }
         }
         Collections.sort(addresses);
-        Scan scan = new Scan(false);
-        PciDevice[] read = readAll(scan, addresses);
-        List<PciDevice> devices = Arrays.asList(read);
+        String[] dirs = new String[addresses.size()];
+        PciDevice[] read = readAll(scan, addresses, dirs);
         Map<Integer, List<PciAddress>> groups = new HashMap<>();
+        Map<PciAddress, PciAddress> claims = physfnClaims(read);
         for (PciDevice d : read) {
             if (d.iommuGroup() != null) {
                 groups.computeIfAbsent(d.iommuGroup(), g -> new ArrayList<>(2)).add(d.address());
             }
         }
-        // Peers from the functions' own links: the same membership the group directories list, without listing them.
-        for (int i = 0; i < devices.size(); i++) {
-            PciDevice d = devices.get(i);
+        PciDevice[] devices = read.clone();
+        inParallel(read.length, () -> io.open(sysDevicesPrefix), (base, i) -> {
+            PciDevice d = read[i];
+            // Peers from the functions' own links: the same membership the group directories list, without listing them.
+            List<PciAddress> peers = d.iommuGroupPeers();
             if (d.iommuGroup() != null) {
                 List<PciAddress> members = groups.get(d.iommuGroup());
                 if (members.size() > 1) {
-                    List<PciAddress> peers = new ArrayList<>(members);
+                    peers = new ArrayList<>(members);
                     peers.remove(d.address());
-                    devices.set(i, d.withIommuGroupPeers(peers));
+                }
+            }
+            PciAddress physfn = claims.get(d.address());
+            List<String> more = List.of();
+            if (physfn == null && dirs[i] != null) {
+                List<String> w = new ArrayList<>(1);
+                physfn = physfnLink(base, dirs[i], w);
+                more = w;
+            }
+            if (peers != d.iommuGroupPeers() || physfn != null || !more.isEmpty()) {
+                devices[i] = completed(d, peers, physfn, more);
+            }
+        });
+        return new PciInventory(Arrays.asList(devices), warnings);
+    }
+
+    /**
+     * The PF of each VF, from the PFs' {@code virtfnN} links: the kernel makes a PF's {@code virtfnN} link and the
+     * VF's {@code physfn} link back to that PF together ({@code pci_iov_add_virtfn}) and removes them together, so a
+     * VF that a PF lists needs no {@code readlink} of its own. A function listed by no PF (or by two, or by itself:
+     * not a kernel's tree) is left out; its own link decides ({@link #physfnLink}).
+     */
+    private static Map<PciAddress, PciAddress> physfnClaims(PciDevice[] read) {
+        Map<PciAddress, PciAddress> claims = new HashMap<>();
+        Set<PciAddress> twice = new HashSet<>();
+        for (PciDevice pf : read) {
+            for (PciAddress vf : pf.virtfns()) {
+                if (vf.equals(pf.address()) || claims.putIfAbsent(vf, pf.address()) != null) {
+                    twice.add(vf);
                 }
             }
         }
-        return new PciInventory(devices, warnings);
+        claims.keySet().removeAll(twice);
+        return claims;
+    }
+
+    /**
+     * The function's own {@code physfn} link, read through its directory (by its path below {@code base}, the opened
+     * sys/devices, where it lies there); warnings go to {@code warnings}.
+     */
+    private PciAddress physfnLink(SysfsIo.Dir base, String dir, List<String> warnings) {
+        String t = base != null && dir.startsWith(sysDevicesPrefix)
+                ? base.readlink(dir.substring(sysDevicesPrefix.length()) + "/physfn") : io.readlink(dir + "/physfn");
+        if (t == null) {
+            int e = io.lastError();
+            if (e != SysfsIo.ENOENT) {
+                warnings.add("cannot read link physfn: " + SysfsIo.describe(e));
+            }
+            return null;
+        }
+        PciAddress a = PciAddress.parseOrNull(basename(t));
+        if (a == null) {
+            warnings.add("physfn link points to '" + t + "', which does not name a PCI function");
+        }
+        return a;
+    }
+
+    private static PciDevice completed(PciDevice d, List<PciAddress> peers, PciAddress physfn, List<String> warnings) {
+        List<String> w = d.warnings();
+        if (!warnings.isEmpty()) {
+            w = new ArrayList<>(d.warnings());
+            w.addAll(warnings);
+        }
+        return new PciDevice(d.address(), d.vendor(), d.device(), d.pciClass(), d.subsystemVendor(),
+                d.subsystemDevice(), d.revision(), d.driver(), d.driverOverride(), d.iommuGroup(), peers, d.numaNode(),
+                d.parentBridges(), d.sriovTotalVfs(), d.sriovNumVfs(), d.virtfns(), physfn, d.resetMethods(),
+                d.resettable(), d.config(), w);
     }
 
     /** Reads every address, in parallel when there are enough of them; result in the same order. */
-    private PciDevice[] readAll(Scan scan, List<PciAddress> addresses) {
+    private PciDevice[] readAll(Scan scan, List<PciAddress> addresses, String[] dirs) {
         int n = addresses.size();
         PciDevice[] out = new PciDevice[n];
-        int workers = Math.min(threads, n / BLOCK);
-        if (workers <= 1) {
+        if (workers(n) <= 1) {
             try (Reads reads = new Reads(scan, n)) {
-                reads.read(addresses, 0, n, out);
+                reads.read(addresses, 0, n, out, dirs);
             }
             return out;
         }
         AtomicInteger next = new AtomicInteger();
-        Runnable worker = () -> {
+        runWorkers(workers(n), () -> {
             try (Reads reads = new Reads(scan, n)) {
                 for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
-                    reads.read(addresses, start, Math.min(n, start + BLOCK), out);
+                    reads.read(addresses, start, Math.min(n, start + BLOCK), out, dirs);
+                }
+            }
+        });
+        return out;
+    }
+
+    /** Threads worth using for n functions (1: the calling thread alone). */
+    private int workers(int n) {
+        return Math.max(1, Math.min(threads, n / BLOCK));
+    }
+
+    /** Work on index i with a per-thread resource (opened by open, closed after; null when it cannot be opened). */
+    private interface IndexWork {
+        void accept(SysfsIo.Dir resource, int i);
+    }
+
+    /** Runs work for 0..n-1, spread over the scan's threads when n is large; each thread opens its own resource. */
+    private void inParallel(int n, java.util.function.Supplier<SysfsIo.Dir> open, IndexWork work) {
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            SysfsIo.Dir r = open.get();
+            try {
+                for (int start; (start = next.getAndAdd(BLOCK)) < n; ) {
+                    for (int i = start, end = Math.min(n, start + BLOCK); i < end; i++) {
+                        work.accept(r, i);
+                    }
+                }
+            } finally {
+                if (r != null) {
+                    r.close();
                 }
             }
         };
+        if (workers(n) <= 1) {
+            worker.run();
+        } else {
+            runWorkers(workers(n), worker);
+        }
+    }
+
+    /** Runs worker on the calling thread and workers - 1 pool threads; returns when all are done. */
+    private void runWorkers(int workers, Runnable worker) {
         List<Future<?>> helpers = new ArrayList<>(workers - 1);
         for (int i = 1; i < workers; i++) {
             helpers.add(pool().submit(worker));
@@ -219,7 +323,6 @@ public final class SysfsPciReader {
                 throw new IllegalStateException(e.getCause());
             }
         }
-        return out;
     }
 
     /** Attributes every function's read starts with, so a batch can read them for many functions at once. */
@@ -231,39 +334,77 @@ public final class SysfsPciReader {
         private final Scan scan;
         private final byte[] buf = new byte[BUFFER];
         private final SysfsIo.Batch batch;
+        /** sys/bus/pci/devices, opened once: each bus entry is then a one-name lookup, not the whole path again. */
+        private final SysfsIo.Dir devices;
+        /** sys/devices, opened once when batching: device directories are opened by their path below it. */
+        private final SysfsIo.Dir sysDevices;
 
         Reads(Scan scan, int functions) {
             this.scan = scan;
             this.batch = io.batch(EVERY_FUNCTION, functions);
+            this.devices = io.open(devicesDir);
+            this.sysDevices = batch == null ? null : io.open(sysDevicesPrefix);
         }
 
-        /** Reads addresses [from, to) into out at the same indexes. */
-        void read(List<PciAddress> addresses, int from, int to, PciDevice[] out) {
+        /**
+         * Reads addresses [from, to) into out at the same indexes; dirsOut gets the directory of each function that
+         * was read to the end (still there), for the scan's physfn pass.
+         */
+        void read(List<PciAddress> addresses, int from, int to, PciDevice[] out, String[] dirsOut) {
             if (batch == null) {
                 for (int i = from; i < to; i++) {
-                    out[i] = scan.read(addresses.get(i), buf);
+                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf, devices);
+                    out[i] = r.read();
+                    dirsOut[i] = r.readDir();
                 }
                 return;
             }
             int step = batch.capacity();
             DeviceRead[] group = new DeviceRead[step];
+            String[] paths = new String[step];
+            SysfsIo.Dir[] handles = new SysfsIo.Dir[step];
+            int[] errors = new int[step];
+            int[] located = new int[step];
             List<SysfsIo.Dir> dirs = new ArrayList<>(step);
             for (int start = from; start < to; start += step) {
                 int end = Math.min(to, start + step);
                 dirs.clear();
-                // 1. open every directory of the group (the hook runs as it would before the first read),
-                // 2. read their common attributes in one batch, 3. finish each function as usual.
+                // 1. find every directory of the group (bus entry links), 2. open them together (one by one if the
+                // batch cannot), the hook running as it would before the first read, 3. read their common
+                // attributes in one batch, 4. finish each function as usual.
+                int count = 0;
                 for (int i = start; i < end; i++) {
-                    PciAddress a = addresses.get(i);
-                    DeviceRead r = new DeviceRead(scan, a, a.toString(), buf);
+                    DeviceRead r = new DeviceRead(scan, addresses.get(i), buf, devices);
                     group[i - start] = r;
-                    if (r.open()) {
+                    if (r.locate()) {
+                        located[count++] = i - start;
+                    }
+                }
+                // Directories below sys/devices (all but a bus entry that is not a link) are opened together.
+                int below = 0;
+                for (int k = 0; k < count; k++) {
+                    String d = group[located[k]].dir;
+                    if (d.startsWith(sysDevicesPrefix)) {
+                        paths[below++] = d.substring(sysDevicesPrefix.length());
+                    }
+                }
+                boolean together = sysDevices != null && batch.openAll(sysDevices, paths, below, handles, errors);
+                for (int k = 0, b = 0; k < count; k++) {
+                    DeviceRead r = group[located[k]];
+                    boolean open = together && r.dir.startsWith(sysDevicesPrefix)
+                            ? r.adopt(handles[b], errors[b++]) : r.openDirectory();
+                    if (open) {
+                        r.afterOpen();
                         dirs.add(r.handle);
                     }
                 }
+                Arrays.fill(handles, null);
+                Arrays.fill(paths, null);
                 batch.prefetch(dirs);
                 for (int i = start; i < end; i++) {
-                    out[i] = group[i - start].finish();
+                    DeviceRead r = group[i - start];
+                    out[i] = r.finish();
+                    dirsOut[i] = r.readDir();
                     group[i - start] = null;
                 }
             }
@@ -271,6 +412,12 @@ public final class SysfsPciReader {
 
         @Override
         public void close() {
+            if (devices != null) {
+                devices.close();
+            }
+            if (sysDevices != null) {
+                sysDevices.close();
+            }
             if (batch != null) {
                 batch.close();
             }
@@ -303,7 +450,7 @@ public final class SysfsPciReader {
         if (io.readlink(devicesDir + "/" + name) == null && io.lastError() == SysfsIo.ENOENT) {
             return Optional.empty();
         }
-        return Optional.of(new Scan(true).read(address, new byte[BUFFER]));
+        return Optional.of(new Scan().read(address, new byte[BUFFER]));
     }
 
     /** Bytes of the largest file read: a whole extended config space. */
@@ -311,43 +458,70 @@ public final class SysfsPciReader {
 
     /** What one scan learns about the host once; shared by its workers (read-only after construction). */
     private final class Scan {
+        /** One function read alone ({@link #read(PciAddress)}): list its group, read its own physfn link. */
         private final boolean listGroups;
-        private final boolean iommuPresent;
-        /** The group numbers under sys/kernel/iommu_groups (scan mode only). */
-        private final Set<Integer> groups;
+        /** The group numbers under sys/kernel/iommu_groups, null when it cannot be listed (scan mode only). */
+        private final Future<Set<Integer>> groups;
+        private final boolean iommuDirPresent; // one function read alone: whether sys/kernel/iommu_groups exists
 
-        Scan(boolean listGroups) {
-            this.listGroups = listGroups;
-            if (listGroups) {
-                iommuPresent = new File(iommuGroupsDir).isDirectory();
-                groups = Set.of();
-                return;
-            }
-            // One listing instead of a stat per group; a link into a group that is not listed dangles (lspci,
-            // which resolves the link, then shows no group either).
+        /** For one function read alone. */
+        Scan() {
+            listGroups = true;
+            iommuDirPresent = new File(iommuGroupsDir).isDirectory();
+            groups = null;
+        }
+
+        /** For a scan; the group listing runs on a pool thread when {@code aside}. */
+        Scan(boolean aside) {
+            listGroups = false;
+            iommuDirPresent = false;
+            groups = aside ? pool().submit(this::listGroups) : java.util.concurrent.CompletableFuture.completedFuture(listGroups());
+        }
+
+        /**
+         * One listing instead of a stat per group; a link into a group that is not listed dangles (lspci, which
+         * resolves the link, then shows no group either).
+         */
+        private Set<Integer> listGroups() {
             String[] names = io.list(iommuGroupsDir);
-            iommuPresent = names != null;
-            groups = new HashSet<>();
-            if (names != null) {
-                for (String n : names) {
-                    Integer g = decimal(n);
-                    if (g != null && g >= 0 && n.equals(Integer.toString(g))) {
-                        groups.add(g);
-                    }
+            if (names == null) {
+                return null;
+            }
+            Set<Integer> found = new HashSet<>(names.length * 2);
+            for (String n : names) {
+                Integer g = decimal(n);
+                if (g != null && g >= 0 && n.equals(Integer.toString(g))) {
+                    found.add(g);
                 }
+            }
+            return found;
+        }
+
+        private Set<Integer> groups() {
+            try {
+                return groups.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while listing " + iommuGroupsDir, e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
         }
 
         PciDevice read(PciAddress address, byte[] buf) {
-            return new DeviceRead(this, address, address.toString(), buf).read();
+            return new DeviceRead(this, address, buf, null).read();
         }
 
         boolean groupExists(int group) {
-            return groups.contains(group);
+            Set<Integer> g = groups();
+            return g != null && g.contains(group);
         }
 
         boolean iommuPresent() {
-            return iommuPresent;
+            return listGroups ? iommuDirPresent : groups() != null;
         }
     }
 
@@ -357,6 +531,7 @@ public final class SysfsPciReader {
         private final PciAddress address;
         private final String name;
         private final byte[] buf;
+        private final SysfsIo.Dir devices; // the opened sys/bus/pci/devices, or null: look the entry up by path
         private final List<String> warnings = new ArrayList<>(2);
         private String dir;
         private SysfsIo.Dir handle;
@@ -372,6 +547,7 @@ public final class SysfsPciReader {
         private Integer subsystemDevice;
         private Integer revision;
         private String driver;
+        private String ueventDriver; // DRIVER= of a well-formed uevent
         private String driverOverride;
         private Integer iommuGroup;
         private List<PciAddress> peers = List.of();
@@ -385,10 +561,11 @@ public final class SysfsPciReader {
         private boolean resettable;
         private ConfigSpace config;
 
-        DeviceRead(Scan scan, PciAddress address, String name, byte[] buf) {
+        DeviceRead(Scan scan, PciAddress address, byte[] buf, SysfsIo.Dir devices) {
+            this.devices = devices;
             this.scan = scan;
             this.address = address;
-            this.name = name;
+            this.name = address.toString();
             this.buf = buf;
         }
 
@@ -404,16 +581,26 @@ public final class SysfsPciReader {
          * open it. False when the device is gone or cannot be opened (warned); {@link #finish} then reads nothing.
          */
         boolean open() {
-            opened = locate() && openDirectory();
-            if (opened) {
-                try {
-                    hook.afterOpen(address, dir);
-                } catch (RuntimeException | Error e) {
-                    handle.close();
-                    throw e;
-                }
+            if (locate() && openDirectory()) {
+                afterOpen();
             }
             return opened;
+        }
+
+        /** Marks the opened directory as ready to read, after running the test hook. */
+        void afterOpen() {
+            try {
+                hook.afterOpen(address, dir);
+            } catch (RuntimeException | Error e) {
+                handle.close();
+                throw e;
+            }
+            opened = true;
+        }
+
+        /** The directory of a function read to the end and still there, else null. */
+        String readDir() {
+            return opened && !gone ? dir : null;
         }
 
         /** Step 3: reads the attributes (skipping the rest once the device vanishes), closes, and builds the result. */
@@ -440,9 +627,9 @@ public final class SysfsPciReader {
                     resetMethods, resettable, config, warnings);
         }
 
-        private boolean locate() {
-            String link = devicesDir + "/" + name;
-            String target = io.readlink(link);
+        boolean locate() {
+            String target = devices != null ? devices.readlink(name) : io.readlink(devicesDir + "/" + name);
+            String link = target != null ? null : devicesDir + "/" + name; // for warnings
             if (target == null) {
                 int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {
@@ -460,20 +647,20 @@ public final class SysfsPciReader {
             }
             String resolved = resolve(devicesDir, target);
             if (!resolved.startsWith(sysDevicesPrefix)) {
-                warnings.add(link + " points to '" + target + "', outside " + sysDevicesPrefix + "; not read");
+                warnings.add(devicesDir + "/" + name + " points to '" + target + "', outside " + sysDevicesPrefix + "; not read");
                 return false;
             }
             dir = resolved;
-            parents = bridgeChain(resolved.substring(sysDevicesPrefix.length()), link);
+            parents = bridgeChain(resolved.substring(sysDevicesPrefix.length()));
             return true;
         }
 
         /** Bridges from the path below sys/devices: pciDDDD:BB/<bridge>/.../<this function>. */
-        private List<PciAddress> bridgeChain(String below, String link) {
+        private List<PciAddress> bridgeChain(String below) {
             String[] parts = below.split("/");
             int last = parts.length - 1;
             if (!parts[last].equals(name)) {
-                warnings.add(link + " resolves to " + below + ", whose last component is not " + name);
+                warnings.add(devicesDir + "/" + name + " resolves to " + below + ", whose last component is not " + name);
             }
             if (last == 1) {
                 return List.of(); // on a root bus: the common case
@@ -492,9 +679,14 @@ public final class SysfsPciReader {
         }
 
         private boolean openDirectory() {
-            handle = io.open(dir);
+            SysfsIo.Dir h = io.open(dir);
+            return adopt(h, h == null ? io.lastError() : 0);
+        }
+
+        /** Takes the directory opened for this function, or reports why it could not be ({@code e}: errno). */
+        private boolean adopt(SysfsIo.Dir h, int e) {
+            handle = h;
             if (handle == null) {
-                int e = io.lastError();
                 if (e == SysfsIo.ENOENT) {
                     vanished(dir + " is gone");
                 } else {
@@ -610,6 +802,7 @@ public final class SysfsPciReader {
             int cls = -1;
             long id = -1;
             long subsys = -1;
+            String drv = null;
             int line = 0;
             while (line < n) {
                 int end = line;
@@ -622,6 +815,8 @@ public final class SysfsPciReader {
                     id = idPair(line + 7, end);
                 } else if (subsys < 0 && startsWith(line, end, "PCI_SUBSYS_ID=")) {
                     subsys = idPair(line + 14, end);
+                } else if (drv == null && startsWith(line, end, "DRIVER=")) {
+                    drv = driverName(line + 7, end);
                 }
                 line = end + 1;
             }
@@ -633,7 +828,25 @@ public final class SysfsPciReader {
             device = (int) (id & 0xffff);
             subsystemVendor = (int) (subsys >>> 16);
             subsystemDevice = (int) (subsys & 0xffff);
+            ueventDriver = drv;
             return true;
+        }
+
+        /**
+         * The name after {@code DRIVER=}, or null when it could not be a directory under {@code bus/pci/drivers}
+         * (empty, a slash, a dot name, a control character): the {@code driver} link is then read instead.
+         */
+        private String driverName(int from, int end) {
+            if (end == from || end - from > 255) {
+                return null;
+            }
+            for (int i = from; i < end; i++) {
+                if (buf[i] == '/' || (buf[i] & 0xff) < 0x20 || buf[i] == 0x7f) {
+                    return null;
+                }
+            }
+            String d = new String(buf, from, end - from, StandardCharsets.UTF_8);
+            return d.equals(".") || d.equals("..") ? null : d;
         }
 
         private boolean startsWith(int from, int end, String key) {
@@ -713,11 +926,16 @@ public final class SysfsPciReader {
         }
 
         private void readBinding() {
-            String t = linkTarget("driver");
-            if (t != null) {
-                if (!"drivers".equals(basename(parent(t)))) {
+            // The kernel's dev_uevent() prints DRIVER=<name> exactly while a driver is bound, the name being the one
+            // the driver link leads to (bus/pci/drivers/<name>): trust that positive statement and skip the link.
+            // Without the line (unbound, or a tree made by hand) the link decides, as before.
+            if (ueventDriver != null) {
+                driver = ueventDriver;
+            } else {
+                String t = linkTarget("driver");
+                if (t != null && !"drivers".equals(basename(parent(t)))) {
                     warnings.add("driver link points to '" + t + "', not into bus/pci/drivers; driver unknown");
-                } else {
+                } else if (t != null) {
                     driver = basename(t);
                 }
             }
@@ -790,9 +1008,12 @@ public final class SysfsPciReader {
             if (totalVfs != null) {
                 numVfs = decimalAttr("sriov_numvfs");
             }
-            String p = linkTarget("physfn");
-            if (p != null) {
-                physfn = addressOf("physfn", p);
+            if (scan.listGroups) {
+                // A scan takes physfn from the PFs' virtfn links instead (see SysfsPciReader.physfns).
+                String p = linkTarget("physfn");
+                if (p != null) {
+                    physfn = addressOf("physfn", p);
+                }
             }
             if (totalVfs == null && numVfs == null) {
                 return;

@@ -54,6 +54,9 @@ final class UringReads implements AutoCloseable {
     private static final int PROT_READ_WRITE = 3;
     private static final int MAP_SHARED_POPULATE = 0x01 | 0x8000;
     private static final int O_NONBLOCK = 0x800;
+    private static final int O_DIRECTORY = 0x10000;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int O_PATH = 0x200000;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int EBUSY = 16;
@@ -61,6 +64,7 @@ final class UringReads implements AutoCloseable {
     /** Largest file read: a sysfs attribute is at most a page; a config space is 4096 bytes. */
     static final int FILE_BYTES = 4096;
 
+    private static final byte[] ZERO_SQE = new byte[SQE_SIZE];
     private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
 
     private static volatile boolean registered;
@@ -98,6 +102,11 @@ final class UringReads implements AutoCloseable {
     private final int[] openError;
     private final int[] readResult;
     private final int[] secondRead;
+    private final boolean[] held;
+    /** Outcome of each directory open of the last {@link #openDirs} round: a descriptor or -errno. */
+    private final int[] dirResult;
+    /** The round being reaped: files ({@link #readAll}) or directories ({@link #openDirs}). */
+    private boolean dirRound;
     private int generation;
     private boolean broken;
 
@@ -128,6 +137,8 @@ final class UringReads implements AutoCloseable {
         this.openError = new int[slots];
         this.readResult = new int[slots];
         this.secondRead = new int[slots];
+        this.dirResult = new int[slots];
+        this.held = new boolean[slots];
     }
 
     /**
@@ -217,15 +228,19 @@ final class UringReads implements AutoCloseable {
 
     /**
      * Reads {@code count} files: file {@code i} is {@code names[i]} (a NUL-terminated name in native memory) in the
-     * directory {@code dirfds[i]}, read as a config space when {@code config[i]}. Afterwards {@link #result} and
-     * {@link #copy} give each file's outcome.
+     * directory {@code dirfds[i]}, read as a config space when {@code config[i]}. Then, for a config space that
+     * shows an SR-IOV extended capability, the files {@code sriovNames} of the same directory into the slots from
+     * {@code sriovSlot[i]} on (the kernel shows {@code sriov_totalvfs} and {@code sriov_numvfs} exactly for such
+     * functions; a third round trip, only when there is one). Afterwards {@link #result} and {@link #copy} give each
+     * file's outcome, and {@link #held} says whether an SR-IOV slot was read.
      *
      * @return false when the ring failed as a whole (nothing can be trusted; the caller reads file by file)
      */
-    boolean readAll(int count, int[] dirfds, Pointer[] names, boolean[] config) {
+    boolean readAll(int count, int[] dirfds, Pointer[] names, boolean[] config, Pointer[] sriovNames, int[] sriovSlot) {
         if (broken || count > slots) {
             return false;
         }
+        java.util.Arrays.fill(held, false);
         int gen = ++generation & 0xffff;
         // Round 1: open, read (256 bytes of a config space, else a page), and close all but config files.
         int tail = (int) INT.getAcquire(sq, sqTail);
@@ -268,11 +283,95 @@ final class UringReads implements AutoCloseable {
             put(tail + queued++, IORING_OP_CLOSE, (byte) 0, 0, 0, 0, 0, 0, i + 1, tag(gen, i, 2));
             expected++;
         }
+        if (queued > 0 && !submitAndWait(tail, queued, expected, gen)) {
+            return false;
+        }
+        // Round 3: the SR-IOV files of functions whose whole extended space shows the capability.
+        tail = (int) INT.getAcquire(sq, sqTail);
+        queued = 0;
+        expected = 0;
+        for (int i = 0; i < count; i++) {
+            if (!config[i] || sriovSlot[i] < 0 || result(i) != FILE_BYTES || !srIov(i)) {
+                continue;
+            }
+            for (int k = 0; k < sriovNames.length; k++) {
+                int f = sriovSlot[i] + k;
+                openError[f] = 0;
+                readResult[f] = 0;
+                secondRead[f] = 0;
+                held[f] = true;
+                long buf = Pointer.nativeValue(data) + (long) f * FILE_BYTES;
+                put(tail + queued++, IORING_OP_OPENAT, IOSQE_IO_HARDLINK, dirfds[i], Pointer.nativeValue(sriovNames[k]),
+                        0, 0, O_NONBLOCK, f + 1, tag(gen, f, 0));
+                put(tail + queued++, IORING_OP_READ, (byte) (IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK), f, buf, FILE_BYTES,
+                        0, 0, 0, tag(gen, f, 1));
+                put(tail + queued++, IORING_OP_CLOSE, (byte) 0, 0, 0, 0, 0, 0, f + 1, tag(gen, f, 2));
+                expected += 3;
+            }
+        }
         return queued == 0 || submitAndWait(tail, queued, expected, gen);
     }
 
+    /** Whether SR-IOV slot {@code f} was read by the last {@link #readAll}. */
+    boolean held(int f) {
+        return held[f];
+    }
+
+    /** The whole config space in slot {@code i} (copied here to be walked). */
+    private final byte[] space = new byte[FILE_BYTES];
+
+    private boolean srIov(int i) {
+        dataView.get(i * FILE_BYTES, space, 0, FILE_BYTES);
+        return ConfigSpace.hasExtendedCapability(space, ConfigSpace.ECAP_SRIOV);
+    }
+
+    /**
+     * In one round trip: closes {@code closeCount} ordinary descriptors ({@code closeFds}) and opens {@code count}
+     * directories as {@code openat(dirfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC)} would, {@code paths[i]} being
+     * the native address of a NUL-terminated path. Afterwards {@code fds[i]} is the new descriptor or
+     * {@code -errno}. The descriptors are ordinary ones (not direct slots): the caller reads links relative to them
+     * and hands them to {@link #readAll} as directories.
+     *
+     * @return false when the ring failed as a whole: the caller opens the directories itself. Descriptors opened
+     *         in such a round are closed again; closes whose completion was not seen are left alone (closing twice
+     *         could close a descriptor another thread got meanwhile).
+     */
+    boolean openDirs(int dirfd, int count, long[] paths, int[] fds, int closeCount, int[] closeFds) {
+        if (broken || count > slots || count + closeCount > sqEntries) {
+            return false;
+        }
+        int gen = ++generation & 0xffff;
+        int tail = (int) INT.getAcquire(sq, sqTail);
+        int queued = 0;
+        for (int i = 0; i < closeCount; i++) {
+            put(tail + queued++, IORING_OP_CLOSE, (byte) 0, closeFds[i], 0, 0, 0, 0, 0, tag(gen, i, 2));
+        }
+        for (int i = 0; i < count; i++) {
+            dirResult[i] = Integer.MIN_VALUE;
+            put(tail + queued++, IORING_OP_OPENAT, (byte) 0, dirfd, paths[i], 0, 0, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                    0, tag(gen, i, 0));
+        }
+        dirRound = true;
+        try {
+            if (!submitAndWait(tail, queued, queued, gen)) {
+                for (int i = 0; i < count; i++) {
+                    if (dirResult[i] >= 0 && dirResult[i] != Integer.MIN_VALUE) {
+                        close(dirResult[i]);
+                    }
+                }
+                return false;
+            }
+        } finally {
+            dirRound = false;
+        }
+        System.arraycopy(dirResult, 0, fds, 0, count);
+        return true;
+    }
+
+    /** The conventional config space being looked at by {@link #pciExpress} (reused: one per file was garbage). */
+    private final byte[] header = new byte[ConfigSpace.CONVENTIONAL_SIZE];
+
     private boolean pciExpress(int i) {
-        byte[] header = new byte[ConfigSpace.CONVENTIONAL_SIZE];
         dataView.get(i * FILE_BYTES, header, 0, header.length);
         return ConfigSpace.isPciExpress(header);
     }
@@ -304,9 +403,7 @@ final class UringReads implements AutoCloseable {
                      int fileIndex, long userData) {
         int slot = index & sqMask;
         int at = slot * SQE_SIZE;
-        for (int b = 0; b < SQE_SIZE; b += 8) {
-            sqe.putLong(at + b, 0);
-        }
+        sqe.put(at, ZERO_SQE, 0, SQE_SIZE); // one copy rather than eight bounds-checked stores
         sqe.put(at, op);
         sqe.put(at + 1, flags);
         sqe.putInt(at + 4, fd);
@@ -352,6 +449,13 @@ final class UringReads implements AutoCloseable {
                 continue; // cannot happen (every round is waited for), but never mix batches
             }
             int file = (int) (ud & 0xffffffffL) >>> 2;
+            if (dirRound) {
+                if ((ud & 3) == 0) {
+                    dirResult[file] = res; // a directory's descriptor or -errno; closes report nothing we need
+                }
+                n++;
+                continue;
+            }
             switch ((int) (ud & 3)) {
                 case 0 -> {
                     if (res > 0) {

@@ -514,6 +514,72 @@ class SysfsPciReaderTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("ios")
+    void derivedDriverAndPhysfnEqualTheLinks(SysfsIo io) throws IOException {
+        // A scan takes the driver from uevent's DRIVER= line and a VF's physfn from its PF's virtfn links; the
+        // links themselves are the oracle: every captured host tree, and an SR-IOV-heavy one with uevent files.
+        List<Path> roots = new java.util.ArrayList<>();
+        try (Stream<Path> s = Files.list(PciDumps.repoRoot().resolve("fixtures/sysfs"))) {
+            s.sorted().forEach(roots::add);
+        }
+        roots.add(TinySysfs.sriovHeavy(tmp.resolve("heavy"), 3).uevents().root());
+        int drivers = 0;
+        int vfs = 0;
+        for (Path root : roots) {
+            PciInventory inv = reader(root, io).scan();
+            assertFalse(inv.devices().isEmpty(), root.toString());
+            for (PciDevice d : inv.devices()) {
+                Path dir = root.resolve("sys/bus/pci/devices").resolve(d.address().toString());
+                String at = root + " " + d.address();
+                Path driver = dir.resolve("driver");
+                assertEquals(Files.isSymbolicLink(driver) ? Files.readSymbolicLink(driver).getFileName().toString() : null,
+                        d.driver(), at);
+                Path physfn = dir.resolve("physfn");
+                assertEquals(Files.isSymbolicLink(physfn)
+                        ? PciAddress.parse(Files.readSymbolicLink(physfn).getFileName().toString()) : null, d.physfn(), at);
+                drivers += d.driver() != null ? 1 : 0;
+                vfs += d.physfn() != null ? 1 : 0;
+            }
+        }
+        assertTrue(drivers > 70 && vfs > 90, drivers + " drivers, " + vfs + " VFs: the comparison must really run");
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void physfnOfAVfThatNoPfListsComesFromItsOwnLink(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost();
+        Files.delete(t.dir(PF).resolve("virtfn1")); // not a kernel's tree: the VF's own link still decides
+        TinySysfs.link(t.dir(VF0).resolve("physfn"), t.root().resolve("sys/kernel")); // listed by the PF: not read
+        TinySysfs.link(t.dir(ROOT_PORT).resolve("physfn"), t.root().resolve("sys/kernel")); // listed by none: read
+        PciInventory inv = reader(t.root(), io).scan();
+        assertEquals(PF, find(inv, VF1).physfn());
+        assertEquals(PF, find(inv, VF0).physfn());
+        PciDevice port = find(inv, ROOT_PORT);
+        assertNull(port.physfn());
+        assertTrue(port.warnings().stream().anyMatch(w -> w.startsWith("physfn link points to")), port.warnings().toString());
+        assertTrue(find(inv, PF).warnings().contains("sriov_numvfs is 2 but 1 virtfn links exist"), find(inv, PF).warnings().toString());
+        // One function read alone has no PF's links to go by: its own link.
+        assertNull(reader(t.root(), io).read(VF0).orElseThrow().physfn());
+    }
+
+    @ParameterizedTest
+    @MethodSource("ios")
+    void driverComesFromUeventWhenItNamesOneElseFromTheLink(SysfsIo io) throws IOException {
+        TinySysfs t = sriovHost().uevents();
+        // The kernel writes DRIVER= exactly while the driver link exists; a tree that disagrees shows which was read.
+        Files.delete(t.dir(PF).resolve("driver"));
+        String vf0 = Files.readString(t.dir(VF0).resolve("uevent"));
+        assertTrue(vf0.startsWith("DRIVER=igbvf\n"), vf0);
+        Files.writeString(t.dir(VF0).resolve("uevent"), vf0.replace("DRIVER=igbvf\n", "DRIVER=a/b\n"));
+        TinySysfs.link(t.dir(VF1).resolve("driver"), t.root().resolve("sys/bus/pci/drivers/pciback"));
+        PciInventory inv = reader(t.root(), io).scan();
+        assertEquals("igb", find(inv, PF).driver()); // DRIVER=igb, no link
+        assertEquals("igbvf", find(inv, VF0).driver()); // not a driver's name: the link
+        assertEquals("pciback", find(inv, VF1).driver()); // no DRIVER= line: the link
+        assertNull(find(inv, HOST).driver());
+    }
+
     @Test
     void negativeThreadCountIsRefused() {
         TinySysfs t = sriovHost();

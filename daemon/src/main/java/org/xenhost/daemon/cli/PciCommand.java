@@ -1,8 +1,7 @@
 package org.xenhost.daemon.cli;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.xenhost.daemon.HypervisorHost;
 import org.xenhost.hostdev.DeviceVerdict;
 import org.xenhost.pci.PciAddress;
@@ -15,7 +14,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -75,16 +76,7 @@ public final class PciCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             if (source.json) {
-                ArrayNode a = PciJson.MAPPER.createArrayNode();
-                for (PciDevice d : inv.devices()) {
-                    ObjectNode o = PciJson.summary(d);
-                    DeviceVerdict v = verdicts.get(d.address());
-                    o.put("assignable", v != null && v.assignable());
-                    o.put("assignableReason", v == null ? "vanished while listed" : v.reason());
-                    o.put("owner", v == null ? null : v.owner());
-                    a.add(o);
-                }
-                out.println(pretty(a));
+                writeList(out, inv.devices(), verdicts);
             } else {
                 out.print(table(inv.devices(), verdicts));
                 printWarnings(err, inv);
@@ -123,6 +115,30 @@ public final class PciCommand implements Runnable {
             out.flush();
             spec.commandLine().getErr().flush();
         }
+    }
+
+    /**
+     * {@code pci list --json}: the array streamed entry by entry (thousands of functions on a large host: a node
+     * tree would be built only to be printed), pretty-printed exactly as {@link #pretty} prints a tree.
+     */
+    static void writeList(PrintWriter out, List<PciDevice> devices, Map<PciAddress, DeviceVerdict> verdicts) {
+        try (JsonGenerator g = PciJson.MAPPER.writerWithDefaultPrettyPrinter().createGenerator(out)) {
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET); // out is the command line's, not ours
+            g.writeStartArray();
+            for (PciDevice d : devices) {
+                DeviceVerdict v = verdicts.get(d.address());
+                g.writeStartObject();
+                PciJson.writeSummary(g, d);
+                g.writeBooleanField("assignable", v != null && v.assignable());
+                g.writeStringField("assignableReason", v == null ? "vanished while listed" : v.reason());
+                g.writeStringField("owner", v == null ? null : v.owner());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the PCI list", e);
+        }
+        out.println();
     }
 
     static String pretty(Object node) {

@@ -1,13 +1,17 @@
 package org.xenhost.daemon.cli;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.TokenBuffer;
 import org.xenhost.pci.ConfigSpace;
 import org.xenhost.pci.PciAddress;
 import org.xenhost.pci.PciClassNames;
 import org.xenhost.pci.PciDevice;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
@@ -21,37 +25,72 @@ final class PciJson {
     private PciJson() {
     }
 
-    /** The list entry: identity, binding, isolation and SR-IOV at a glance. */
+    /** The list entry: identity, binding, isolation and SR-IOV at a glance (as a tree: {@link #writeSummary}). */
     static ObjectNode summary(PciDevice d) {
-        ObjectNode o = MAPPER.createObjectNode();
-        o.put("address", d.address().toString());
-        o.put("vendor", hex(d.vendor(), 4));
-        o.put("device", hex(d.device(), 4));
-        o.put("class", hex(d.pciClass(), 6));
-        o.put("className", d.pciClass() == null ? null : PciClassNames.of(d.pciClass()));
-        o.put("subsystemVendor", hex(d.subsystemVendor(), 4));
-        o.put("subsystemDevice", hex(d.subsystemDevice(), 4));
-        o.put("revision", hex(d.revision(), 2));
-        o.put("driver", d.driver());
-        o.put("driverOverride", d.driverOverride());
-        o.put("iommuGroup", d.iommuGroup());
-        o.set("iommuGroupPeers", addresses(d.iommuGroupPeers()));
-        o.put("numaNode", d.numaNode());
-        o.put("sriovRole", d.sriovRole().name());
-        o.put("physfn", d.physfn() == null ? null : d.physfn().toString());
-        o.set("virtfns", addresses(d.virtfns()));
-        o.put("sriovTotalVfs", d.sriovTotalVfs());
-        o.put("sriovNumVfs", d.sriovNumVfs());
-        o.put("flr", d.flr());
-        o.put("acs", d.acs());
-        o.put("headerType", d.headerType().label());
+        try (TokenBuffer b = new TokenBuffer(MAPPER, false)) {
+            b.writeStartObject();
+            writeSummary(b, d);
+            b.writeEndObject();
+            return MAPPER.readTree(b.asParser());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot build the JSON of " + d.address(), e);
+        }
+    }
+
+    /**
+     * The list entry's fields, written into an object the caller has started (and ends, after any fields of its
+     * own): {@code pci list --json} streams thousands of these without building a tree.
+     */
+    static void writeSummary(JsonGenerator g, PciDevice d) throws IOException {
+        g.writeStringField("address", d.address().toString());
+        g.writeStringField("vendor", hex(d.vendor(), 4));
+        g.writeStringField("device", hex(d.device(), 4));
+        g.writeStringField("class", hex(d.pciClass(), 6));
+        g.writeStringField("className", d.pciClass() == null ? null : PciClassNames.of(d.pciClass()));
+        g.writeStringField("subsystemVendor", hex(d.subsystemVendor(), 4));
+        g.writeStringField("subsystemDevice", hex(d.subsystemDevice(), 4));
+        g.writeStringField("revision", hex(d.revision(), 2));
+        g.writeStringField("driver", d.driver());
+        g.writeStringField("driverOverride", d.driverOverride());
+        number(g, "iommuGroup", d.iommuGroup());
+        addresses(g, "iommuGroupPeers", d.iommuGroupPeers());
+        number(g, "numaNode", d.numaNode());
+        g.writeStringField("sriovRole", d.sriovRole().name());
+        g.writeStringField("physfn", d.physfn() == null ? null : d.physfn().toString());
+        addresses(g, "virtfns", d.virtfns());
+        number(g, "sriovTotalVfs", d.sriovTotalVfs());
+        number(g, "sriovNumVfs", d.sriovNumVfs());
+        g.writeBooleanField("flr", d.flr());
+        g.writeBooleanField("acs", d.acs());
+        g.writeStringField("headerType", d.headerType().label());
         // flr/acs/headerType are only as good as the config bytes read: false here may mean "not seen".
-        o.put("configComplete", d.config() != null && !d.config().truncated());
-        ArrayNode resets = o.putArray("resetMethods");
-        d.resetMethods().forEach(resets::add);
-        ArrayNode w = o.putArray("warnings");
-        d.warnings().forEach(w::add);
-        return o;
+        g.writeBooleanField("configComplete", d.config() != null && !d.config().truncated());
+        g.writeArrayFieldStart("resetMethods");
+        for (String m : d.resetMethods()) {
+            g.writeString(m);
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("warnings");
+        for (String w : d.warnings()) {
+            g.writeString(w);
+        }
+        g.writeEndArray();
+    }
+
+    private static void number(JsonGenerator g, String name, Integer v) throws IOException {
+        if (v == null) {
+            g.writeNullField(name);
+        } else {
+            g.writeNumberField(name, v);
+        }
+    }
+
+    private static void addresses(JsonGenerator g, String name, List<PciAddress> list) throws IOException {
+        g.writeArrayFieldStart(name);
+        for (PciAddress a : list) {
+            g.writeString(a.toString());
+        }
+        g.writeEndArray();
     }
 
     /** Everything: the summary plus bridge chain and decoded config space with the capability list. */

@@ -398,6 +398,7 @@ public final class EmulatedKernel {
         Path driverDir = drivers.resolve(driver);
         Files.createSymbolicLink(dev.resolve("driver"), dev.relativize(driverDir));
         Files.createSymbolicLink(driverDir.resolve(bdf), driverDir.relativize(dev));
+        ueventDriver(dev, driver);
         if (driver.equals(PCIBACK)) {
             // pcistub_seize: a device taken through driver_override joins the slot list; then pciback resets it.
             SlotId id = SlotId.parseBdf(bdf).orElseThrow();
@@ -418,6 +419,7 @@ public final class EmulatedKernel {
 
     private void detach(String driver, String bdf) throws IOException {
         Path dev = deviceDir(bdf);
+        ueventDriver(dev, null);
         Files.deleteIfExists(dev.resolve("driver"));
         Files.deleteIfExists(drivers.resolve(driver).resolve(bdf));
         if (driver.equals(PCIBACK)) {
@@ -434,6 +436,35 @@ public final class EmulatedKernel {
             }
             functionReset(bdf, "pciback-unbind");
         }
+    }
+
+    /**
+     * Keeps the device's {@code uevent} as the kernel's {@code dev_uevent()} shows it: a {@code DRIVER=} line
+     * exactly while a driver is bound (the PCI reader takes the driver from that line and reads the link only when
+     * it is absent). Called after the link is made and before it is removed, so that even a crash between the two
+     * steps never leaves a {@code DRIVER=} line without its link. A tree without {@code uevent} files keeps none.
+     */
+    private static void ueventDriver(Path dev, String driver) throws IOException {
+        Path uevent = dev.resolve("uevent");
+        String old;
+        try {
+            old = Files.readString(uevent, StandardCharsets.US_ASCII);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        StringBuilder b = new StringBuilder(old.length() + 32);
+        if (driver != null) {
+            b.append("DRIVER=").append(driver).append('\n'); // dev_uevent() prints it before the bus's variables
+        }
+        for (String line : old.split("\n")) {
+            if (!line.isEmpty() && !line.startsWith("DRIVER=")) {
+                b.append(line).append('\n');
+            }
+        }
+        // Whole or not at all for a concurrent reader (rename); no fsync: the links beside it are not synced either.
+        Path tmp = dev.resolve(".uevent.tmp");
+        Files.writeString(tmp, b, StandardCharsets.US_ASCII);
+        Files.move(tmp, uevent, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private void newSlot(Path f, String spec) throws IOException {
