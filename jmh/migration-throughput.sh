@@ -34,12 +34,16 @@ for content in ("idle", "random"):
     whole = [float(r[2]) for r in measured]
     stream = [float(r[3]) for r in measured]
     cpu = [float(r[5]) for r in measured]
+    scpu_all = re.findall(rf'# migration {content} dirty=0 MiB/s: .*stream alone CPU ([\d.]+) s per GB', text, re.M)
+    scpu = [float(x) for x in scpu_all[-iters:]] if len(scpu_all) >= iters else []
     m_whole, m_stream, m_cpu = statistics.median(whole), statistics.median(stream), statistics.median(cpu)
     print(f"migrate {content}: stream {', '.join(f'{g:.3f}' for g in stream)} GB/s, median {m_stream:.3f} = "
           f"{m_stream / tls_gbs:.0%} of tlsStream (target >= 90%); whole migration (handshakes, commit, destroy of "
           f"the source copy included) median {m_whole:.3f} GB/s = {m_whole / tls_gbs:.0%}; downtime "
           f"{', '.join(r[4] for r in measured)} ms; CPU {m_cpu:.3f} s per GB"
-          + (f" = {m_cpu / float(tls_cpu.group(1)):.2f}x tlsStream's" if tls_cpu else ""))
+          + (f" = {m_cpu / float(tls_cpu.group(1)):.2f}x tlsStream's" if tls_cpu else "")
+          + (f"; stream alone CPU median {statistics.median(scpu):.3f} s per GB"
+             + (f" = {statistics.median(scpu) / float(tls_cpu.group(1)):.2f}x tlsStream's" if tls_cpu else "") if scpu else ""))
 heaps = re.findall(r'# heap \(both hosts, max (\d+) MiB\): live (\d+) MiB after GC, peak (\d+) MiB', text, re.M)
 if heaps:
     print(f"heap, both daemons in one JVM of max {heaps[0][0]} MiB: live after GC <= {max(int(h[1]) for h in heaps)} MiB, "

@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenhost.libxl.Libxl;
 import org.xenhost.libxl.LibxlException;
+import org.xenhost.libxl.stream.LendingChannel;
 import org.xenhost.transport.ControlMessage;
 import org.xenhost.transport.InboundStream;
 import org.xenhost.transport.PeerConnection;
@@ -12,6 +13,7 @@ import org.xenhost.transport.PeerConnection;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
@@ -100,6 +102,12 @@ final class DestinationSession {
         try (InboundStream in = acceptStream()) {
             String json = incomingConfig();
             domid = svc.libxl().createRestore(json, new TappedChannel(in, progress), Libxl.STREAM_VERSION, true, progress);
+            // libxl stops at the stream's final END; the source ends the transport stream right after it. Closing
+            // before that end arrives would tell the source we stopped reading (a reset racing its clean close),
+            // so wait for it, and refuse anything after END.
+            if (in.read(ByteBuffer.allocate(1)) >= 0) {
+                throw new IOException("the source sent data after the migration stream's final END record");
+            }
         } catch (IOException | LibxlException | RuntimeException e) {
             settleFailure("receiving the guest failed: " + e.getMessage());
             return;
@@ -256,8 +264,11 @@ final class DestinationSession {
         return MigrationJournal.JSON.writeValueAsString(root);
     }
 
-    /** The transport stream as libxl's restore reads it, shown to the tap on the way. */
-    private static final class TappedChannel implements ReadableByteChannel {
+    /**
+     * The transport stream as libxl's restore reads it, shown to the tap on the way. It lends the transport's
+     * buffers, so page contents go from the decrypted stream into guest memory without another copy.
+     */
+    private static final class TappedChannel implements LendingChannel {
         private final InboundStream in;
         private final ProgressTracker progress;
 
@@ -276,6 +287,31 @@ final class DestinationSession {
                 progress.tap().accept(seen);
             }
             return n;
+        }
+
+        @Override
+        public long transferTo(long count, WritableByteChannel dst) throws IOException {
+            return in.transferTo(count, new WritableByteChannel() {
+                @Override
+                public int write(ByteBuffer src) throws IOException {
+                    int start = src.position();
+                    int n = dst.write(src);
+                    if (n > 0) {
+                        progress.tap().accept(src.duplicate().position(start).limit(start + n));
+                    }
+                    return n;
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return dst.isOpen();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    dst.close();
+                }
+            });
         }
 
         @Override

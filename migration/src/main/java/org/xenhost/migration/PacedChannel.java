@@ -1,6 +1,7 @@
 package org.xenhost.migration;
 
 import org.xenhost.libxl.stream.StreamTap;
+import org.xenhost.transport.OutboundStream;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -16,8 +17,10 @@ import java.util.function.BooleanSupplier;
  */
 final class PacedChannel implements WritableByteChannel {
     private static final int CHUNK = 256 * 1024;
+    /** Below this a copy costs less than lending the buffer and waiting for the transport to return it. */
+    private static final int LEND_MIN = 64 * 1024;
 
-    private final WritableByteChannel out;
+    private final OutboundStream out;
     private final StreamTap tap;
     private final long bytesPerSecond;
     private final BooleanSupplier aborted;
@@ -25,7 +28,7 @@ final class PacedChannel implements WritableByteChannel {
     private long sent;
     private volatile boolean open = true;
 
-    PacedChannel(WritableByteChannel out, StreamTap tap, int bandwidthMiBps, BooleanSupplier aborted) {
+    PacedChannel(OutboundStream out, StreamTap tap, int bandwidthMiBps, BooleanSupplier aborted) {
         this.out = out;
         this.tap = tap;
         this.bytesPerSecond = bandwidthMiBps <= 0 ? 0 : (long) bandwidthMiBps << 20;
@@ -44,8 +47,14 @@ final class PacedChannel implements WritableByteChannel {
             int n = chunk.remaining();
             pace(n);
             tap.accept(chunk.duplicate());
-            while (chunk.hasRemaining()) {
-                out.write(chunk);
+            if (chunk.isDirect() && n >= LEND_MIN) {
+                // guest memory, written in place by the saver: encrypted straight from the mapping (no copy);
+                // the call returns once the transport is done with it, as a copying write would
+                out.writeLent(chunk);
+            } else {
+                while (chunk.hasRemaining()) {
+                    out.write(chunk);
+                }
             }
             src.position(src.position() + n);
             sent += n;

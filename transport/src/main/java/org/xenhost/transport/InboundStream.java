@@ -37,6 +37,15 @@ public interface InboundStream extends ReadableByteChannel {
      */
     long transferTo(WritableByteChannel dst) throws IOException;
 
+    /**
+     * Writes the next {@code count} bytes into {@code dst} straight from the transport's (decrypted) buffers, with no
+     * caller's buffer in between: e.g. positional file writes of a stream's payload. Blocks until they arrived; a
+     * {@code dst} that takes fewer bytes than offered is offered the rest again.
+     *
+     * @return bytes moved: {@code count}, or fewer only at a clean end of stream
+     */
+    long transferTo(long count, WritableByteChannel dst) throws IOException;
+
     /** {@return this stream as an {@link InputStream}; closing it closes this stream} */
     InputStream asInputStream();
 

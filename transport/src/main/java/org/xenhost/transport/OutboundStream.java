@@ -28,6 +28,17 @@ public interface OutboundStream extends WritableByteChannel {
     @Override
     int write(ByteBuffer src) throws IOException;
 
+    /**
+     * Like {@link #write(ByteBuffer)}, but a direct {@code src} is not copied: the transport encrypts straight from
+     * it (e.g. from a mapping of guest memory). Returns only once the transport no longer reads {@code src} (its
+     * bytes are encrypted, or the connection failed and dropped them), so the caller may change or unmap it then.
+     * Bytes the caller changes during the call go out as they are when encrypted. A heap or read-only buffer is
+     * copied as by {@link #write(ByteBuffer)}.
+     *
+     * @return the number of bytes sent (all that remained)
+     */
+    int writeLent(ByteBuffer src) throws IOException;
+
     /** Sends {@code len} bytes of {@code b} from {@code off}, blocking while the peer's window is full. */
     void write(byte[] b, int off, int len) throws IOException;
 

@@ -155,6 +155,58 @@ class TransferTest {
     }
 
     @Test
+    void aCountedTransferMovesExactlyTheBytesAskedForFromTransportBuffersAndStopsAtTheEnd() throws Exception {
+        try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
+            long size = (9L << 20) + 12345;
+            OutboundStream out = p.dialer.openStream("pages");
+            CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return send(out, size);
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            InboundStream in = p.accepted.acceptStream(Duration.ofSeconds(10));
+            CRC32C crc = new CRC32C();
+            // a consumer that takes at most 1000 bytes per call (like a positional write that stops short)
+            java.nio.channels.WritableByteChannel stingy = new java.nio.channels.WritableByteChannel() {
+                @Override
+                public int write(ByteBuffer src) {
+                    ByteBuffer part = src.duplicate();
+                    part.limit(part.position() + Math.min(1000, part.remaining()));
+                    int n = part.remaining();
+                    crc.update(part);
+                    src.position(src.position() + n);
+                    return n;
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return true;
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            long first = (3L << 20) + 7;
+            assertEquals(first, in.transferTo(first, stingy));
+            assertEquals(first, in.bytesReceived());
+            // a plain read in between continues exactly where the transfer stopped
+            ByteBuffer some = ByteBuffer.allocate(4096);
+            int n = in.read(some);
+            assertTrue(n > 0);
+            crc.update(some.flip());
+            long rest = size - first - n;
+            assertEquals(rest, in.transferTo(rest + 100, stingy), "a transfer past the end stops at the clean end");
+            assertEquals(0, in.transferTo(10, stingy));
+            assertEquals(size, in.bytesReceived());
+            assertEquals(sent.get(30, TimeUnit.SECONDS), crc.getValue(), "CRC32C of transferred bytes equals what was sent");
+            in.close();
+        }
+    }
+
+    @Test
     void manyStreamsOpenedConcurrentlyFromBothSidesAllArrive() throws Exception {
         try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
             int n = 8;

@@ -186,6 +186,37 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes {@code src}'s remaining bytes at guest physical address {@code address} with one positional file write
+     * and returns how many it took (all but rarely); pieces need not be whole pages. It does <em>not</em> mark
+     * anything: once the pages written this way are complete the caller calls {@link #markWritten}. For a restore
+     * writing pages as they arrive from the stream. Caller holds {@link #pin()} and {@link #lock()}.
+     */
+    public int writeBytes(long address, ByteBuffer src) throws IOException {
+        int len = src.remaining();
+        if (address < 0 || len > bytes() - address) {
+            throw new IndexOutOfBoundsException(len + " bytes at 0x" + Long.toHexString(address) + " outside guest of "
+                    + pages + " pages");
+        }
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("guest memory written without its lock");
+        }
+        return memoryFile.write(src, address);
+    }
+
+    /** Marks {@code n} pages from {@code firstPfn}, completely written by {@link #writeBytes}, populated and dirty. */
+    public void markWritten(long firstPfn, int n) {
+        checkPfn(firstPfn);
+        checkPfn(firstPfn + n - 1);
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("guest memory written without its lock");
+        }
+        for (long pfn = firstPfn; pfn < firstPfn + n; pfn++) {
+            markPopulated(pfn);
+            logDirty.mark(pfn);
+        }
+    }
+
     /** Writes a whole page and marks it populated and dirty. Caller holds {@link #lock()}. */
     public void writePage(long pfn, byte[] src, int off) {
         write(pfn, 0, src, off, PAGE_SIZE);

@@ -13,6 +13,7 @@ import org.xenhost.libxl.stream.DomainHeader;
 import org.xenhost.libxl.stream.LibxcRecord;
 import org.xenhost.libxl.stream.LibxcRecordType;
 import org.xenhost.libxl.stream.PageBatch;
+import org.xenhost.libxl.stream.PageSink;
 import org.xenhost.libxl.stream.ReaderLimits;
 import org.xenhost.libxl.stream.StreamReader;
 import org.xenhost.libxl.stream.StreamRecord;
@@ -39,8 +40,20 @@ public final class Restorer {
         boolean hvmContext = false;
         long written = 0;
         long compared = 0;
+        PageSink toMemory = (address, src) -> {
+            try (GuestMemory.Pin pin = memory.pin()) {
+                memory.lock().lock();
+                try {
+                    return memory.writeBytes(address, src);
+                } finally {
+                    memory.lock().unlock();
+                }
+            }
+        };
         try {
-            for (StreamRecord r; (r = reader.next()) != null; ) {
+            // pages go into guest memory as they arrive (from the input's own buffers when it lends them);
+            // after VERIFY they are compared, so the batch keeps them
+            for (StreamRecord r; (r = verify ? reader.next() : reader.next(toMemory)) != null; ) {
                 if (r instanceof DomainHeader h) {
                     boolean streamPv = h.guestType() == DomainHeader.GuestType.X86_PV;
                     if (streamPv != (guest.type() == DomainType.PV)) {
@@ -48,10 +61,10 @@ public final class Restorer {
                                 + " holds an " + h.guestType() + " guest but the configuration says " + guest.type());
                     }
                 } else if (r instanceof PageBatch b) {
-                    if (verify) {
-                        compared += compare(guest, memory, b, reader.offset());
+                    if (b.pagesDelivered()) {
+                        written += markWritten(memory, b);
                     } else {
-                        written += write(memory, b);
+                        compared += compare(guest, memory, b, reader.offset());
                     }
                     progress.progress(new SaveProgress(verify ? "Frames verify" : "Frames", 0,
                             verify ? compared : written, memory.pages()));
@@ -78,14 +91,12 @@ public final class Restorer {
         return written;
     }
 
-    private static long write(GuestMemory memory, PageBatch b) throws IOException {
+    /** The batch's pages are all in guest memory now: they count as populated (and dirty, for a later save). */
+    private static long markWritten(GuestMemory memory, PageBatch b) {
         long n = 0;
-        ByteBuffer data = b.pageData();
-        // pin before lock, as the workload does: one order everywhere
         try (GuestMemory.Pin pin = memory.pin()) {
             memory.lock().lock();
             try {
-                // runs of consecutive pfns go in one write: their pages are consecutive in the record too
                 int i = 0;
                 while (i < b.count()) {
                     if (!b.hasData(i)) {
@@ -96,9 +107,8 @@ public final class Restorer {
                     while (j < b.count() && b.hasData(j) && b.pfn(j) == b.pfn(j - 1) + 1) {
                         j++;
                     }
-                    int pages = j - i;
-                    memory.writePages(b.pfn(i), data.slice(b.dataOffset(i), pages * GuestMemory.PAGE_SIZE));
-                    n += pages;
+                    memory.markWritten(b.pfn(i), j - i);
+                    n += j - i;
                     i = j;
                 }
             } finally {

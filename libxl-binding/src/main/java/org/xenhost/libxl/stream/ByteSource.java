@@ -4,12 +4,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 
 /** Where a reader's bytes come from (a stream or a channel), with the running byte offset. Never reads ahead. */
 final class ByteSource {
     private final InputStream in;
     private final ReadableByteChannel channel;
     private final byte[] scratch = new byte[64];
+    /** For {@link #transfer} from an input that cannot lend its buffers; allocated on first use. */
+    private ByteBuffer bounce;
     private long offset;
 
     ByteSource(InputStream in, long startOffset) {
@@ -66,6 +69,47 @@ final class ByteSource {
                 if (n < want) {
                     break;
                 }
+            }
+        }
+        offset += done;
+        return done;
+    }
+
+    /**
+     * Moves the next {@code len} bytes into {@code dst}: straight from the input's own buffers when it is a
+     * {@link LendingChannel}, else through one reused buffer. {@code dst} may take fewer bytes than offered; it is
+     * offered the rest again.
+     *
+     * @return bytes moved; fewer than {@code len} only at end of input
+     */
+    long transfer(long len, WritableByteChannel dst) throws IOException {
+        long done;
+        if (channel instanceof LendingChannel lending) {
+            done = lending.transferTo(len, dst);
+        } else {
+            if (bounce == null) {
+                bounce = channel != null ? ByteBuffer.allocateDirect(64 << 10) : ByteBuffer.allocate(64 << 10);
+            }
+            done = 0;
+            while (done < len) {
+                bounce.clear().limit((int) Math.min(bounce.capacity(), len - done));
+                int n;
+                if (channel != null) {
+                    n = channel.read(bounce);
+                } else {
+                    n = in.read(bounce.array(), 0, bounce.remaining());
+                    if (n > 0) {
+                        bounce.position(n);
+                    }
+                }
+                if (n < 0) {
+                    break;
+                }
+                bounce.flip();
+                while (bounce.hasRemaining()) {
+                    dst.write(bounce);
+                }
+                done += n;
             }
         }
         offset += done;

@@ -30,6 +30,8 @@ public final class PageBatch implements LibxcRecord {
     private ByteBuffer[] placeBuffer;
     private int[] placeIndex;
     private boolean inPlace;
+    /** Reader side: the contents went to a {@link PageSink} and are not in this batch. */
+    private boolean delivered;
 
     /** A batch of libxenguest's size, 1024 pfns (4 MiB of page data). */
     public PageBatch() {
@@ -71,6 +73,15 @@ public final class PageBatch implements LibxcRecord {
         }
         count = 0;
         dataPages = 0;
+        delivered = false;
+    }
+
+    /**
+     * Whether a reader delivered this record's page contents to a {@link PageSink}
+     * ({@link StreamReader#next(PageSink)}): the batch then holds the pfn entries only.
+     */
+    public boolean pagesDelivered() {
+        return delivered;
     }
 
     /** Whether the pages of this batch were added in place ({@link #addInPlace}) rather than copied. */
@@ -219,6 +230,7 @@ public final class PageBatch implements LibxcRecord {
     }
 
     private ByteBuffer holder(int i) {
+        requireContents();
         return inPlace ? placeBuffer[slotOf(i)] : data;
     }
 
@@ -250,7 +262,14 @@ public final class PageBatch implements LibxcRecord {
         return data.asReadOnlyBuffer().position(0).limit(dataPages * Wire.PAGE_SIZE);
     }
 
+    private void requireContents() {
+        if (delivered) {
+            throw new IllegalStateException("this batch's page contents went straight to a page sink");
+        }
+    }
+
     private void requireCopied() {
+        requireContents();
         if (inPlace) {
             throw new IllegalStateException("this batch holds its pages in place, not in its own buffer");
         }
@@ -295,7 +314,7 @@ public final class PageBatch implements LibxcRecord {
      * Installs {@code n} raw entries already validated by the reader and makes room for their page contents;
      * returns the number of data pages the caller must now read into {@link #rawData()}.
      */
-    int acceptRawEntries(int n) {
+    int acceptRawEntries(int n, boolean toSink) {
         int pages = 0;
         for (int i = 0; i < n; i++) {
             dataSlot[i] = PageType.nibbleHasData((int) (entries[i] >>> Wire.TYPE_SHIFT)) ? pages++ : -1;
@@ -305,8 +324,11 @@ public final class PageBatch implements LibxcRecord {
         }
         count = n;
         dataPages = 0;
-        ensureDataPages(pages);
+        if (!toSink) {
+            ensureDataPages(pages);
+        }
         dataPages = pages;
+        delivered = toSink;
         return pages;
     }
 

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 
 import org.xenhost.libxl.stream.DomainHeader.GuestType;
 
@@ -43,6 +44,8 @@ public final class StreamReader {
     private boolean failed;
     private long recordStart;
     private String recordLabel = "record header";
+    /** Where the current {@link #next(PageSink)} call puts page contents; null for {@link #next()}. */
+    private final SinkChannel sinkChannel = new SinkChannel();
 
     private StreamReader(ByteSource src, ReaderLimits limits, RecordOrder order, XlSaveHeader saveHeader) {
         this.src = src;
@@ -135,6 +138,21 @@ public final class StreamReader {
         } catch (IOException | RuntimeException e) {
             failed = true;
             throw e;
+        }
+    }
+
+    /**
+     * Like {@link #next()}, but the contents of a PAGE_DATA record go to {@code pages} as they are read, straight from
+     * the input's buffers when it is a {@link LendingChannel} (no copy through the batch); the returned
+     * {@link PageBatch} then holds the pfn entries only ({@link PageBatch#pagesDelivered()}). Every check runs before
+     * the first page is delivered. If this throws after delivering, the pages of that record may be partly written.
+     */
+    public StreamRecord next(PageSink pages) throws IOException {
+        sinkChannel.sink = java.util.Objects.requireNonNull(pages, "pages");
+        try {
+            return next();
+        } finally {
+            sinkChannel.sink = null;
         }
     }
 
@@ -348,14 +366,68 @@ public final class StreamReader {
                     + withData + " carry a page: expected 8 + " + 8 * n + " + " + Wire.PAGE_SIZE * withData
                     + " = " + expected);
         }
-        int pages = batch.acceptRawEntries(n);
+        int pages = batch.acceptRawEntries(n, sinkChannel.sink != null);
         int bytes = pages * Wire.PAGE_SIZE;
+        if (sinkChannel.sink != null) {
+            deliverPages(n, bytes);
+            return batch;
+        }
         int read = src.read(batch.rawData(), 0, bytes);
         if (read < bytes) {
             batch.clear();
             throw truncated(bytes - read);
         }
         return batch; // a PAGE_DATA body is a multiple of 8: no padding
+    }
+
+    /** Hands the record's page contents to the sink, one transfer per run of adjacent pfns (pages in entry order). */
+    private void deliverPages(int n, int bytes) throws IOException {
+        long[] entries = batch.rawEntries();
+        long moved = 0;
+        int i = 0;
+        while (i < n) {
+            if (!PageType.nibbleHasData((int) (entries[i] >>> Wire.TYPE_SHIFT))) {
+                i++;
+                continue;
+            }
+            long first = entries[i] & Wire.PFN_MASK;
+            int j = i + 1;
+            while (j < n && PageType.nibbleHasData((int) (entries[j] >>> Wire.TYPE_SHIFT))
+                    && (entries[j] & Wire.PFN_MASK) == first + (j - i)) {
+                j++;
+            }
+            long run = (long) (j - i) * Wire.PAGE_SIZE;
+            sinkChannel.address = first << Wire.PAGE_SHIFT;
+            long got = src.transfer(run, sinkChannel);
+            moved += got;
+            if (got < run) {
+                batch.clear();
+                throw truncated(bytes - moved);
+            }
+            i = j;
+        }
+    }
+
+    /** The sink seen as a channel, so an input can write into it from its own buffers. */
+    private static final class SinkChannel implements WritableByteChannel {
+        PageSink sink;
+        long address;
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            int n = sink.write(address, src);
+            address += n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     // ---- helpers ----

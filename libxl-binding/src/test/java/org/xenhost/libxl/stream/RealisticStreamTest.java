@@ -2,6 +2,7 @@ package org.xenhost.libxl.stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
@@ -45,6 +46,123 @@ class RealisticStreamTest {
             assertEquals(g.finalMemory().clear(), restored.clear(), "restored memory differs from the source's");
             assertEquals(g.bytes().length, reader.offset());
             reader.requireEndOfInput();
+        }
+    }
+
+    /**
+     * Pages taken as they arrive ({@link StreamReader#next(PageSink)}) rebuild the same memory, from a stream, a plain
+     * channel, and a lending channel whose pieces (3000 bytes) cut pages apart; VERIFY pages stay in the batch.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void pagesDeliveredToASinkRebuildTheSameMemory(Shape shape) throws IOException {
+        GuestStreams.Generated g = GuestStreams.libxl(shape);
+        zeroBallooned(g);
+        ReaderLimits limits = ReaderLimits.forGuestMemory(shape.memoryPages() * 4096L);
+        for (int input = 0; input < 3; input++) {
+            InputStream in = new ByteArrayInputStream(g.bytes());
+            StreamReader reader = switch (input) {
+                case 0 -> StreamReader.libxl(in, limits);
+                case 1 -> StreamReader.libxl(Channels.newChannel(in), limits);
+                default -> StreamReader.libxl(new PieceLender(g.bytes(), 3000), limits);
+            };
+            ByteBuffer memory = ByteBuffer.allocateDirect(shape.memoryPages() * Wire.PAGE_SIZE);
+            PageSink sink = (address, src) -> {
+                int n = Math.min(src.remaining(), 2048); // a sink may take less than offered
+                memory.put((int) address, src, src.position(), n);
+                src.position(src.position() + n);
+                return n;
+            };
+            boolean verifying = false;
+            long delivered = 0;
+            for (StreamRecord r; (r = verifying ? reader.next() : reader.next(sink)) != null; ) {
+                if (r instanceof LibxcRecord.Verify) {
+                    verifying = true;
+                } else if (r instanceof PageBatch b) {
+                    assertEquals(!verifying, b.pagesDelivered());
+                    if (b.pagesDelivered()) {
+                        delivered += b.pagesWithData();
+                        assertThrows(IllegalStateException.class, b::pageData, "contents are not in a delivered batch");
+                    } else {
+                        for (int i = 0; i < b.count(); i++) {
+                            if (b.hasData(i)) {
+                                assertTrue(b.samePage(i, memory, (int) (b.pfn(i) << Wire.PAGE_SHIFT)), "VERIFY page " + b.pfn(i));
+                            }
+                        }
+                    }
+                }
+            }
+            assertEquals(g.finalMemory().clear(), memory.clear(), "input " + input + ": memory differs from the source's");
+            assertEquals(g.pagesWithData() - g.verifyPages(), delivered);
+            assertEquals(g.bytes().length, reader.offset());
+            reader.requireEndOfInput();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void aStreamCutInsidePageDataIsTruncatedForTheSinkToo(Shape shape) throws IOException {
+        GuestStreams.Generated g = GuestStreams.libxl(shape);
+        byte[] cut = java.util.Arrays.copyOf(g.bytes(), g.bytes().length / 2);
+        StreamReader reader = StreamReader.libxl(new PieceLender(cut, 3000),
+                ReaderLimits.forGuestMemory(shape.memoryPages() * 4096L));
+        ByteBuffer memory = ByteBuffer.allocateDirect(shape.memoryPages() * Wire.PAGE_SIZE);
+        StreamTruncatedException e = assertThrows(StreamTruncatedException.class, () -> {
+            for (StreamRecord r; (r = reader.next((address, src) -> {
+                int n = src.remaining();
+                memory.put((int) address, src, src.position(), n);
+                src.position(src.position() + n);
+                return n;
+            })) != null; ) {
+                assertTrue(reader.offset() <= cut.length);
+            }
+        });
+        assertTrue(e.getMessage().contains("PAGE_DATA"), e.getMessage());
+    }
+
+    /** A channel that lends its bytes in pieces of at most {@code piece} bytes, as a transport lends its buffers. */
+    private static final class PieceLender implements LendingChannel {
+        private final ByteBuffer bytes;
+        private final int piece;
+
+        PieceLender(byte[] b, int piece) {
+            this.bytes = ByteBuffer.wrap(b);
+            this.piece = piece;
+        }
+
+        @Override
+        public long transferTo(long count, java.nio.channels.WritableByteChannel dst) throws IOException {
+            long done = 0;
+            while (done < count && bytes.hasRemaining()) {
+                ByteBuffer view = bytes.slice(bytes.position(), (int) Math.min(Math.min(piece, count - done), bytes.remaining()));
+                while (view.hasRemaining()) {
+                    dst.write(view);
+                }
+                bytes.position(bytes.position() + view.capacity());
+                done += view.capacity();
+            }
+            return done;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) {
+            if (!bytes.hasRemaining()) {
+                return -1;
+            }
+            int n = Math.min(dst.remaining(), bytes.remaining());
+            dst.put(dst.position(), bytes, bytes.position(), n);
+            dst.position(dst.position() + n);
+            bytes.position(bytes.position() + n);
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
         }
     }
 

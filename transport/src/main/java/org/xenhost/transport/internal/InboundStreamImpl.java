@@ -222,6 +222,34 @@ final class InboundStreamImpl implements InboundStream {
     }
 
     @Override
+    public long transferTo(long count, WritableByteChannel dst) throws IOException {
+        if (count < 0) {
+            throw new IllegalArgumentException("byte count " + count + " is negative");
+        }
+        long total = 0;
+        while (total < count) {
+            ByteBuf b = next();
+            if (b == null) {
+                break;
+            }
+            int n = (int) Math.min(b.readableBytes(), count - total);
+            ByteBuffer nio = b.nioBuffer(b.readerIndex(), n);
+            try {
+                while (nio.hasRemaining()) {
+                    dst.write(nio);
+                }
+            } finally {
+                // what dst took is consumed even when it then failed: the window stays exact
+                int done = n - nio.remaining();
+                b.skipBytes(done);
+                consumed(done);
+                total += done;
+            }
+        }
+        return total;
+    }
+
+    @Override
     public InputStream asInputStream() {
         if (asStream == null) {
             asStream = new InputStream() {

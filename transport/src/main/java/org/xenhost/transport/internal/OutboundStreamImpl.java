@@ -1,6 +1,8 @@
 package org.xenhost.transport.internal;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.UnpooledUnsafeDirectByteBuf;
 import org.xenhost.transport.OutboundStream;
 
 import java.io.IOException;
@@ -60,6 +62,78 @@ final class OutboundStreamImpl implements OutboundStream {
             send(buf);
         }
         return total;
+    }
+
+    @Override
+    public int writeLent(ByteBuffer src) throws IOException {
+        if (!src.isDirect() || src.isReadOnly()) {
+            return write(src); // Netty wraps only writable direct memory
+        }
+        int total = src.remaining();
+        Loans loans = new Loans();
+        try {
+            while (src.hasRemaining()) {
+                int n = acquire(src.remaining());
+                ByteBuf buf = loans.lend(conn.alloc(), src.slice(src.position(), n));
+                src.position(src.position() + n);
+                send(buf);
+            }
+        } finally {
+            // Netty releases every frame's buffer once encrypted, or when the connection drops it: until then it
+            // may read src, so returning earlier would let the caller unmap memory under the encryption
+            loans.awaitReturned();
+        }
+        return total;
+    }
+
+    /** Counts this write's lent buffers that the transport still holds. */
+    private static final class Loans {
+        private int outstanding;
+
+        ByteBuf lend(ByteBufAllocator alloc, ByteBuffer region) {
+            synchronized (this) {
+                outstanding++;
+            }
+            return new LentBuf(alloc, region, this);
+        }
+
+        synchronized void returned() {
+            if (--outstanding == 0) {
+                notifyAll();
+            }
+        }
+
+        void awaitReturned() {
+            boolean interrupted = false;
+            synchronized (this) {
+                while (outstanding > 0) {
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        interrupted = true; // still must not return while the transport reads the caller's memory
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** A caller's direct memory seen as a buffer the transport may read until its last release; never freed. */
+    private static final class LentBuf extends UnpooledUnsafeDirectByteBuf {
+        private final Loans loans;
+
+        LentBuf(ByteBufAllocator alloc, ByteBuffer region, Loans loans) {
+            super(alloc, region, region.remaining());
+            this.loans = loans;
+        }
+
+        @Override
+        protected void deallocate() {
+            super.deallocate();
+            loans.returned();
+        }
     }
 
     @Override
