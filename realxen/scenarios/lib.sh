@@ -152,6 +152,26 @@ daemons_wait() {
   done
 }
 
+# The pair of scenario 4: daemon src (this host's guests) and dst (listening on $DEST); `xs`/`xd` talk to each.
+SRC=/run/xenhost/src.sock
+DST=/run/xenhost/dst.sock
+DEST=127.0.0.1:7102
+xs() { _request xenhost -c $SRC "$@"; }
+xd() { _request xenhost -c $DST "$@"; }
+
+# Starts src and dst with empty state directories, killing an earlier pair first (a retried attempt after a guest
+# panic must not inherit the failed attempt's journals), and waits until both answer; logs go to this $OUT.
+pair_fresh() {
+  for _d in src dst; do
+    if alive /run/xenhostd-$_d.pid; then kill -9 "$(cat /run/xenhostd-$_d.pid)"; fi
+    rm -rf /var/lib/xenhost-$_d /run/xenhost/$_d.sock
+  done
+  timed pki pki_up src dst
+  daemon_start src 7101
+  daemon_start dst 7102
+  timed daemons-up daemons_wait src dst
+}
+
 # Waits until the migration job of $GUEST on the daemon at socket $1 has sent more than 1 MiB (at most 120 s);
 # gives up at once when file $2 appears (the migrate command ended before that).
 wait_streaming() {
