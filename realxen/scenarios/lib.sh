@@ -122,9 +122,11 @@ wait_heartbeat() {
 # JVM's first TLS connection took 110 s (the transport's default limit is 10 s), hence --peer-timeout.
 PKI=/var/lib/xenhost-pki
 
-# Creates the CA and the daemons' certificates with `xenhost pki` (once per boot).
+# The CA and the daemons' certificates (rx-NAME): run.sh made them with `xenhost pki` on the host (/share/pki);
+# without that, `xenhost pki` makes them here. Once per boot.
 pki_up() {
   [ -f $PKI/ca-cert.pem ] && return 0
+  if [ -f /share/pki/ca-cert.pem ]; then mkdir -p $PKI && cp /share/pki/* $PKI/ && chmod 600 $PKI/*key* && return 0; fi
   _request xenhost pki init-ca --dir $PKI > /dev/null || return 1
   for _n in "$@"; do _request xenhost pki issue --dir $PKI --name rx-$_n --san 127.0.0.1 > /dev/null || return 1; done
 }
