@@ -160,6 +160,7 @@ class MigrationProcessTest {
             assertEquals("completed", last.path("event").asText(), out);
             assertTrue(last.path("downtimeMs").asLong(-1) >= 0, "downtime reported: " + last);
             assertTrue(last.path("bytes").asLong() > 0 && last.path("iteration").asInt() >= 1, last.toString());
+            assertTrue(last.path("transferRateMiBps").asDouble() > 0, "a finished migration reports its average rate: " + last);
             long bytes = 0;
             long elapsed = 0;
             for (JsonNode e : events) {

@@ -14,7 +14,7 @@ package org.xenhost.migration;
  * @param memoryRemainingBytes memory still to send in the current pass
  * @param iteration            pre-copy iteration (0 = first full pass), -1 before memory starts
  * @param dirtyRateMiBps       guest dirtying rate observed between passes
- * @param transferRateMiBps    stream rate over the last second
+ * @param transferRateMiBps    stream rate over the last second; once finished, the average over the whole migration
  * @param elapsedMs            since the migration began
  * @param etaMs                estimated time to the end of the current pass
  * @param downtimeMs           source pause to destination unpause (upper bound: includes one round trip)

@@ -128,8 +128,11 @@ final class ProgressTracker implements ProgressListener {
         }
         long remaining = Math.max(0, roundTotal - roundDone) * PAGE;
         long eta = rate > 0 ? (long) (remaining / (rate * (1 << 20)) * 1000) : -1;
+        long elapsed = elapsedMs();
+        // once finished, "the last second" is idle: the average over the whole migration is the figure to report
+        double shownRate = outcome != null && elapsed > 0 ? t.bytes() / (elapsed / 1e3) / (1 << 20) : rate;
         return new MigrationStats(id, role, phase.label(), step, t.bytes(), t.pagesWithData(), memoryTotalBytes,
-                remaining, iteration, round(dirtyRate), round(rate), elapsedMs(), outcome != null ? 0 : eta, downtimeMs,
+                remaining, iteration, round(dirtyRate), round(shownRate), elapsed, outcome != null ? 0 : eta, downtimeMs,
                 finalPassPages, outcome, message, replugged);
     }
 
