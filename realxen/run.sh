@@ -65,8 +65,13 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 
 
 start=$(date +%s.%N)
 set +e
-flock /tmp/realxen-qemu.lock timeout --kill-after=10 "$limit" "${qemu[@]}" < /dev/null > "$console" 2>&1
+# waits at most as long as the run itself may take for another run's QEMU to finish (exit 75 from flock: gave up)
+flock -E 75 -w "$limit" /tmp/realxen-qemu.lock timeout --kill-after=10 "$limit" "${qemu[@]}" < /dev/null > "$console" 2>&1
 qrc=$?
+if [ $qrc = 75 ]; then
+  echo "realxen-run: another QEMU run held /tmp/realxen-qemu.lock for $limit s; nothing ran (see: ps -ef | grep qemu-system)" >&2
+  exit 1
+fi
 set -e
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')
 echo "$secs" > "$share/out/wall-seconds"
