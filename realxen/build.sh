@@ -133,8 +133,16 @@ if ! fresh rootfs.img "$k"; then
   for a in $("$r/bin/busybox" --list); do [ -e "$r/bin/$a" ] || [ -e "$r/usr/bin/$a" ] || [ -e "$r/sbin/$a" ] || [ -e "$r/usr/sbin/$a" ] || ln -s busybox "$r/bin/$a"; done
   libpath=$(find "$r" -name '*.so*' -type f -printf '%h\n' | sort -u | paste -sd:)
   find "$r" -type f \( -perm -u+x -o -name '*.so*' \) -exec sh -c 'head -c4 "$1" | grep -q ELF && echo "$1"' _ {} \; > "$tmp/elves"
-  while read -r e; do LD_LIBRARY_PATH=$libpath ldd "$e" 2>/dev/null || true; done < "$tmp/elves" \
-    | awk '/=> \//{print $3} /^\t\/lib64/{print $1}' | sort -u > "$tmp/libs"
+  while read -r e; do LD_LIBRARY_PATH=$libpath ldd "$e" 2>/dev/null | sed "s|^|$e |" || true; done < "$tmp/elves" > "$tmp/ldd"
+  awk '$3 == "=>" && $4 ~ /^\//{print $4} $2 ~ /^\/lib64/{print $2}' "$tmp/ldd" | sort -u > "$tmp/libs"
+  # a library no package here and not the host provides: said, not dropped; fatal for what the scenarios run
+  if grep -q 'not found' "$tmp/ldd"; then
+    say "libraries not found (neither packaged nor on this host):"
+    grep 'not found' "$tmp/ldd" | sed "s|^$r||" | sort -u | sed 's/^/  /'
+    if grep 'not found' "$tmp/ldd" | grep -q -E "^$r/(usr/sbin/xl|usr/lib/xen-4.17/bin/xl|usr/lib/jvm/[^ ]*/bin/java|[^ ]*/libxenlight\.so[^ ]*) "; then
+      say "xl, java or libxenlight cannot load; install the host package that provides the libraries above"; exit 1
+    fi
+  fi
   echo /lib/x86_64-linux-gnu/libgcc_s.so.1 >> "$tmp/libs"
   # glibc's compatibility names, which no packaged ELF here links but the native libraries netty unpacks from the
   # xenhost jar at run time do (epoll and BoringSSL need libdl.so.2; without them the daemon falls back to NIO and

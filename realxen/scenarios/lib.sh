@@ -122,9 +122,11 @@ wait_heartbeat() {
 # JVM's first TLS connection took 110 s (the transport's default limit is 10 s), hence --peer-timeout.
 PKI=/var/lib/xenhost-pki
 
-# Creates the CA and the daemons' certificates with `xenhost pki` (once per boot).
+# The CA and the daemons' certificates (rx-NAME): run.sh made them with `xenhost pki` on the host (/share/pki);
+# without that, `xenhost pki` makes them here. Once per boot.
 pki_up() {
   [ -f $PKI/ca-cert.pem ] && return 0
+  if [ -f /share/pki/ca-cert.pem ]; then mkdir -p $PKI && cp /share/pki/* $PKI/ && chmod 600 $PKI/*key* && return 0; fi
   _request xenhost pki init-ca --dir $PKI > /dev/null || return 1
   for _n in "$@"; do _request xenhost pki issue --dir $PKI --name rx-$_n --san 127.0.0.1 > /dev/null || return 1; done
 }
@@ -150,6 +152,26 @@ daemons_wait() {
       sleep 1; _i=$((_i + 1))
     done
   done
+}
+
+# The pair of scenario 4: daemon src (this host's guests) and dst (listening on $DEST); `xs`/`xd` talk to each.
+SRC=/run/xenhost/src.sock
+DST=/run/xenhost/dst.sock
+DEST=127.0.0.1:7102
+xs() { _request xenhost -c $SRC "$@"; }
+xd() { _request xenhost -c $DST "$@"; }
+
+# Starts src and dst with empty state directories, killing an earlier pair first (a retried attempt after a guest
+# panic must not inherit the failed attempt's journals), and waits until both answer; logs go to this $OUT.
+pair_fresh() {
+  for _d in src dst; do
+    if alive /run/xenhostd-$_d.pid; then kill -9 "$(cat /run/xenhostd-$_d.pid)"; fi
+    rm -rf /var/lib/xenhost-$_d /run/xenhost/$_d.sock
+  done
+  timed pki pki_up src dst
+  daemon_start src 7101
+  daemon_start dst 7102
+  timed daemons-up daemons_wait src dst
 }
 
 # Waits until the migration job of $GUEST on the daemon at socket $1 has sent more than 1 MiB (at most 120 s);

@@ -1,4 +1,6 @@
-# Scenario 3: save and restore on the real libxl. Evidence for RealXenTest.saveAndRestore:
+# Scenario 3: save and restore on the real libxl, xenhost's of a PVH guest (guest.cfg; the guest lives only as long
+# as the save and restore need: README.md, "Guest crashes under TCG"), xl's of a PV guest (so our reader meets both
+# guest types from a real writer: ours is checked by verify-stream-v2). Evidence for RealXenTest.saveAndRestore:
 #   xenhost.save               what `xenhost save` wrote (xl save-file format); the host runs verify-stream-v2 on it
 #   save.json                  xenhost save's reply       xl-list-saved.txt   xl list while the guest is saved
 #   heartbeat-before-save      the last heartbeat before the save
@@ -9,7 +11,7 @@
 fresh_start
 mark scenario-saverestore
 timed jvms-up java_up
-timed create xh create /share/guest-pv.cfg
+timed create xh create /share/guest.cfg
 wait_heartbeat $GUEST 2 300   # a few beats, so "continues" and "restarted" differ
 mark guest-alive
 log=/var/log/xen/console/guest-$GUEST.log

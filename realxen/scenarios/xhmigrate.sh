@@ -1,35 +1,27 @@
-# Scenario 4 (and xenhost's half of 5): live migration over xenhost's TLS channel between two xenhostd in this one
-# dom0 (separate state directories, sockets, ports and certificates; localhost, as xl's own tests do). PVH guests
-# throughout: a PV guest's migration failed here even with --no-live ("Failed to enable logdirty"; not yet
-# understood, since `xenhost save` of a PV guest works). Evidence for SameHostMigrationRealXenIT:
-#   abort-*          a migration throttled to 4 MiB/s, aborted with domjobabort once streaming:
+# Scenario 4, part 1: xenhost's migration over its TLS channel between two xenhostd in this one dom0 (separate
+# state directories, sockets, ports and certificates; localhost, as xl's own tests do), with a PV guest migrated
+# non-live: a PV guest never runs under the SVM code whose TCG emulation kills PVH guests now and then (README.md,
+# "Guest crashes under TCG"), so the failure paths are tested without that noise. xhlive.sh (part 2) live-migrates
+# a PVH guest between the same two daemons. Evidence for SameHostMigrationRealXenTest:
+#   abort-*          a non-live migration throttled to 4 MiB/s, aborted with domjobabort once streaming:
 #                    .jsonl/.err/.rc the migrate command's events and exit, jobinfo.json domjobinfo mid-stream,
 #                    xl-list.txt, heartbeat-before / heartbeats-after (the guest ran on at the source)
 #   kill-*           the same, but the destination daemon is killed (-9) mid-stream; xl-list.txt right after,
 #                    xl-list-restarted.txt once the restarted destination settled its journal
-#   migrate.jsonl    a full live migration with --json progress events; time-xh-migrate its wall time;
-#                    heartbeat-before / heartbeats-after, xl-list-after.txt, list-src.json / list-dst.json
+#   nonlive.jsonl    a complete non-live migration; heartbeat-before / heartbeats-after (on the destination),
+#                    xl-list-after.txt, list-src.json / list-dst.json
+# The daemons stay up for xhlive.sh; their logs are xenhostd-src.log / xenhostd-dst.log here.
 . /share/lib.sh
 fresh_start
 trap 'cp /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
 mark scenario-xhmigrate
 # the other scenarios' daemon has nothing to do here; on dom0's one vCPU it would only slow the two below
 if alive /run/xenhostd.pid; then kill "$(cat /run/xenhostd.pid)"; fi
-# a retried attempt (after a guest panic) starts from clean daemons, not from the failed attempt's state
-for d in src dst; do if alive /run/xenhostd-$d.pid; then kill -9 "$(cat /run/xenhostd-$d.pid)"; fi; rm -rf /var/lib/xenhost-$d /run/xenhost/$d.sock; done
 log=/var/log/xen/console/guest-$GUEST.log
-SRC=/run/xenhost/src.sock
-DST=/run/xenhost/dst.sock
-DEST=127.0.0.1:7102
-xs() { _request xenhost -c $SRC "$@"; }
-xd() { _request xenhost -c $DST "$@"; }
 cli_start
-timed pki pki_up src dst
-daemon_start src 7101
-daemon_start dst 7102
-timed daemons-up daemons_wait src dst
+pair_fresh
 mark daemons-up
-timed create xs create /share/guest.cfg
+timed create xs create /share/guest-pv.cfg
 wait_heartbeat $GUEST 2 300
 mark guest-alive
 
@@ -37,7 +29,7 @@ mark guest-alive
 heartbeat $GUEST > $OUT/abort-heartbeat-before
 lines=$(wc -l < $log)
 # (sh -e: a failing command would end the subshell before it wrote the exit code, hence `|| rc=$?`)
-( rc=0; xs migrate $GUEST $DEST --bandwidth 4 --json > $OUT/abort.jsonl 2> $OUT/abort.err || rc=$?; echo $rc > $OUT/abort.rc ) &
+( rc=0; xs migrate $GUEST $DEST --no-live --bandwidth 4 --json > $OUT/abort.jsonl 2> $OUT/abort.err || rc=$?; echo $rc > $OUT/abort.rc ) &
 wait_streaming $SRC $OUT/abort.rc
 xs domjobinfo $GUEST --json > $OUT/abort-jobinfo.json
 xs domjobabort $GUEST
@@ -52,7 +44,7 @@ xl list > $OUT/abort-xl-list.txt
 #    destroys the paused copy the killed one left (its journal says it never got "go")
 heartbeat $GUEST > $OUT/kill-heartbeat-before
 lines=$(wc -l < $log)
-( rc=0; xs migrate $GUEST $DEST --bandwidth 4 --json > $OUT/kill.jsonl 2> $OUT/kill.err || rc=$?; echo $rc > $OUT/kill.rc ) &
+( rc=0; xs migrate $GUEST $DEST --no-live --bandwidth 4 --json > $OUT/kill.jsonl 2> $OUT/kill.err || rc=$?; echo $rc > $OUT/kill.rc ) &
 wait_streaming $SRC $OUT/kill.rc
 kill -9 "$(cat /run/xenhostd-dst.pid)"
 mark destination-killed
@@ -69,10 +61,10 @@ while xl list | grep -q -- "$GUEST--incoming" && [ $_i -lt 120 ]; do sleep 1; _i
 xl list > $OUT/kill-xl-list-restarted.txt
 mark destination-restarted
 
-# 3. the live migration itself, with progress events and the reported downtime
+# 3. a complete non-live migration: the guest pauses, moves, and counts on at the destination
 heartbeat $GUEST > $OUT/heartbeat-before
 lines=$(wc -l < $log)
-timed xh-migrate xs migrate $GUEST $DEST --json > $OUT/migrate.jsonl
+timed xh-nonlive xs migrate $GUEST $DEST --no-live --json > $OUT/nonlive.jsonl
 mark migrated
 wait_heartbeat $GUEST "$(cat $OUT/heartbeat-before)" 120
 sleep 3

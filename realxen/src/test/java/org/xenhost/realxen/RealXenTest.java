@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
+import org.xenhost.libxl.stream.DomainHeader;
 import org.xenhost.libxl.stream.PageBatch;
 import org.xenhost.libxl.stream.ReaderLimits;
 import org.xenhost.libxl.stream.StreamPhase;
@@ -46,9 +47,9 @@ class RealXenTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The scenarios, in priority order; one boot runs them all (a boot and a JVM start dominate under TCG). */
-    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "pciguest", "xlmigrate");
+    static final List<String> SCENARIOS = List.of("driver", "saverestore", "pci", "pciguest", "xlmigrate", "xhmigrate", "xhlive");
     /** Hard limit for the whole boot; TCG timings vary 3x with the host's load. */
-    static final int BOOT_TIMEOUT_SECONDS = 2400;
+    static final int BOOT_TIMEOUT_SECONDS = 3600;
     private static Harness.Boot boot;
 
     @BeforeAll
@@ -113,11 +114,12 @@ class RealXenTest {
     }
 
     /**
-     * Scenario 3 proves: {@code xenhost save} of a running PV guest on the real libxl writes a file Xen's own
+     * Scenario 3 proves: {@code xenhost save} of a running PVH guest on the real libxl writes a file Xen's own
      * verify-stream-v2 accepts as an xl save file, and the guest is gone from Xen meanwhile; {@code xenhost restore}
      * brings the same guest back: its heartbeat counter continues where it stopped (a reboot would restart at 0).
      * And the other way round: a save file written by the real {@code xl save} is read to its end by xenhost's
-     * StreamReader and StreamTap without error, and both count the same pages (our codec against the real writer).
+     * StreamReader and StreamTap without error, and both count the same pages (our codec against the real writer;
+     * that guest is PV, so our reader meets both guest types from the real writer).
      */
     @Test
     @Order(2)
@@ -128,6 +130,7 @@ class RealXenTest {
         long size = Files.size(run.file("xenhost.save"));
         assertEquals(size, save.get("bytes").asLong(), "xenhost save's reported size vs the file: " + save);
         assertTrue(size > 100L << 20, "a 128 MiB guest's save file holds its memory; got " + size + " bytes");
+        assertEquals(DomainHeader.GuestType.X86_HVM, guestType(run.file("xenhost.save")), "a PVH guest saves as x86 HVM");
         String verdict = XenVerifier.verify("xl", run.file("xenhost.save"));
         assertTrue(verdict.startsWith("exit 0"), "verify-stream-v2 -f xl on xenhost's save file:\n" + verdict);
         assertFalse(run.text("xl-list-saved.txt").contains("rxguest"), "saved guest still in Xen:\n"
@@ -167,8 +170,22 @@ class RealXenTest {
         assertEquals(Files.size(xlSave), seen.bytes());
         assertEquals(pagesWithData, seen.pagesWithData(), "reader and tap count the same pages");
         assertTrue(pagesWithData * 4096 > 100L << 20, "xl's stream carries the guest's memory: " + pagesWithData + " pages");
+        assertEquals(DomainHeader.GuestType.X86_PV, guestType(xlSave), "xl saved the PV guest");
         String xlVerdict = XenVerifier.verify("xl", xlSave);
         assertTrue(xlVerdict.startsWith("exit 0"), "verify-stream-v2 on xl's own save file:\n" + xlVerdict);
+    }
+
+    /** The guest type in a save file's domain header, as our reader sees it. */
+    private static DomainHeader.GuestType guestType(Path saveFile) throws IOException {
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(saveFile), 1 << 16)) {
+            StreamReader reader = StreamReader.saveFile(in, ReaderLimits.DEFAULT);
+            for (StreamRecord r; (r = reader.next()) != null; ) {
+                if (r instanceof DomainHeader h) {
+                    return h.guestType();
+                }
+            }
+        }
+        return null;
     }
 
     /**
@@ -365,5 +382,118 @@ class RealXenTest {
             fail("not xl info output:\n" + text);
         }
         return m;
+    }
+
+    /**
+     * Scenario 4, part 1, on the real libxl with two xenhostd in one dom0 (separate state, sockets, ports and
+     * certificates, as xl's own localhost tests), with a PV guest migrated non-live: a migration aborted mid-stream,
+     * and one whose destination daemon is killed mid-stream, both leave the guest running at the source, and the
+     * restarted destination removes the copy the killed one left; then a complete non-live migration moves the
+     * guest, whose heartbeat counts on at the destination, and exactly one copy remains, owned by the destination.
+     */
+    @Test
+    @Order(6)
+    void abortKillAndANonLiveMigrationOfAPvGuest() throws Exception {
+        Harness.Run run = boot.scenario("xhmigrate");
+
+        // 1. aborted mid-stream
+        assertTrue(!run.text("abort.rc").trim().equals("0"), "an aborted migrate exits non-zero:\n" + run.text("abort.jsonl"));
+        JsonNode jobMidStream = JSON.readTree(run.text("abort-jobinfo.json"));
+        assertEquals("migrate-out", jobMidStream.get("kind").asText(), "domjobinfo mid-stream: " + jobMidStream);
+        assertTrue(jobMidStream.get("migration").get("bytes").asLong() > 1 << 20, "domjobinfo mid-stream: " + jobMidStream);
+        List<JsonNode> aborted = events(run.text("abort.jsonl"));
+        assertEquals("failed", aborted.get(aborted.size() - 1).get("event").asText(), "last event: " + aborted);
+        assertTrue(aborted.get(aborted.size() - 1).get("message").asText().contains("abort"), "says it was aborted: " + aborted);
+        assertGuestRanOn(run, "abort-heartbeat-before", "abort-heartbeats-after", "after the abort");
+        assertOneCopy(run.text("abort-xl-list.txt"), "after the abort");
+
+        // 2. destination daemon killed mid-stream, then restarted
+        assertTrue(!run.text("kill.rc").trim().equals("0"), "a migrate whose destination died exits non-zero");
+        assertGuestRanOn(run, "kill-heartbeat-before", "kill-heartbeats-after", "after the destination daemon was killed");
+        assertTrue(run.text("kill-xl-list.txt").lines().anyMatch(l -> l.startsWith("rxguest ")),
+                "the source guest runs on:\n" + run.text("kill-xl-list.txt"));
+        assertOneCopy(run.text("kill-xl-list-restarted.txt"), "after the destination daemon's restart");
+
+        // 3. a complete non-live migration
+        completed(events(run.text("nonlive.jsonl")), 100L << 20);
+        assertGuestRanOn(run, "heartbeat-before", "heartbeats-after", "on the destination");
+        onlyAtTheDestination(run);
+    }
+
+    /**
+     * Scenario 4, part 2 (and xenhost's half of 5): a PVH guest live-migrates between the same two daemons with
+     * monotonic progress events and a reported downtime; its heartbeat continues on the destination and exactly
+     * one copy remains, owned by the destination daemon.
+     */
+    @Test
+    @Order(7)
+    void aPvhGuestMigratesLive() throws Exception {
+        Harness.Run run = boot.scenario("xhlive");
+        List<JsonNode> events = events(run.text("migrate.jsonl"));
+        JsonNode done = completed(events, 100L << 20);
+        assertTrue(done.get("downtimeMs").asLong() > 0, "a live migration reports its downtime: " + done);
+        assertTrue(done.get("transferRateMiBps").asDouble() > 0, "and its average rate: " + done);
+        assertTrue(done.get("iteration").asInt() >= 1, "pre-copy ran at least one iteration after the first: " + done);
+        List<JsonNode> progress = events.stream().filter(e -> e.get("event").asText().equals("progress")).toList();
+        assertFalse(progress.isEmpty(), "progress events while it ran: " + events);
+        long last = -1;
+        for (JsonNode e : progress) {
+            long bytes = e.get("bytes").asLong();
+            assertTrue(bytes >= last, "progress is monotonic: " + progress);
+            last = bytes;
+        }
+        assertGuestRanOn(run, "heartbeat-before", "heartbeats-after", "on the destination");
+        onlyAtTheDestination(run);
+
+        // scenario 5, parity (recorded, not asserted): same guest, same boot, localhost
+        System.out.println("parity (PVH, 128 MiB, localhost, TCG): xl migrate " + boot.scenario("xlmigrate").text("time-xl-migrate").trim()
+                + " s; xenhost migrate " + run.text("time-xh-migrate").trim() + " s (migration " + done.get("elapsedMs").asLong()
+                + " ms, downtime " + done.get("downtimeMs").asLong() + " ms)");
+    }
+
+    /** The last event says the migration completed and carried at least {@code minBytes}; returns it. */
+    private static JsonNode completed(List<JsonNode> events, long minBytes) {
+        JsonNode done = events.get(events.size() - 1);
+        assertEquals("completed", done.get("event").asText(), "last event: " + done);
+        assertEquals("completed", done.get("outcome").asText(), "outcome: " + done);
+        assertTrue(done.get("bytes").asLong() > minBytes, "the stream carried the 128 MiB guest: " + done);
+        return done;
+    }
+
+    /** One copy after the migration; the destination daemon runs it, the source lists it as foreign at most. */
+    private static void onlyAtTheDestination(Harness.Run run) throws IOException {
+        assertOneCopy(run.text("xl-list-after.txt"), "after the migration");
+        JsonNode onDst = byName(JSON.readTree(run.text("list-dst.json")), "rxguest");
+        assertNotNull(onDst, "the destination daemon lists the guest");
+        assertEquals("running", onDst.get("state").asText(), "destination: " + onDst);
+        JsonNode onSrc = byName(JSON.readTree(run.text("list-src.json")), "rxguest");
+        assertTrue(onSrc == null || onSrc.get("state").asText().equals("foreign"), "the source no longer owns it: " + onSrc);
+        assertEquals(onDst.get("domid").asInt(), onSrc == null ? onDst.get("domid").asInt() : onSrc.get("domid").asInt(),
+                "both daemons see the one copy");
+    }
+
+    private static List<JsonNode> events(String jsonLines) throws IOException {
+        List<JsonNode> out = new java.util.ArrayList<>();
+        for (String line : jsonLines.split("\n")) {
+            if (!line.isBlank()) {
+                out.add(JSON.readTree(line));
+            }
+        }
+        assertFalse(out.isEmpty(), "no events");
+        return out;
+    }
+
+    /** The guest printed heartbeats after the step, counting on from before it (it was not restarted). */
+    private static void assertGuestRanOn(Harness.Run run, String beforeFile, String afterFile, String when) throws IOException {
+        long before = Long.parseLong(run.text(beforeFile).trim());
+        List<Long> after = run.numbers(afterFile);
+        assertTrue(after.size() >= 2 && after.get(0) >= before,
+                "heartbeat continues " + when + ": before " + before + ", after " + after);
+    }
+
+    /** Exactly one rxguest in {@code xl list}, and no migration copy left. */
+    private static void assertOneCopy(String xlList, String when) {
+        assertEquals(1, xlList.lines().filter(l -> l.startsWith("rxguest")).count(), "one copy " + when + ":\n" + xlList);
+        assertFalse(xlList.contains("--incoming") || xlList.contains("--migratedaway"), when + ":\n" + xlList);
     }
 }
