@@ -174,6 +174,24 @@ pair_fresh() {
   timed daemons-up daemons_wait src dst
 }
 
+# Migrates $GUEST from src to dst with the xenhost migrate flags given ($1 names the evidence: $OUT/$1.jsonl, time-$1),
+# then records what the test asserts: the heartbeat before and after (heartbeat-before, heartbeats-after), xl list
+# (xl-list-after.txt), both daemons' lists (list-src.json, list-dst.json); destroys the guest at the destination.
+migrate_and_record() {
+  _what=$1; shift
+  heartbeat $GUEST > $OUT/heartbeat-before
+  _lines=$(wc -l < /var/log/xen/console/guest-$GUEST.log)
+  timed "$_what" xs migrate $GUEST $DEST "$@" --json > $OUT/$_what.jsonl
+  mark migrated
+  wait_heartbeat $GUEST "$(cat $OUT/heartbeat-before)" 120
+  sleep 2
+  heartbeats_since $GUEST $_lines > $OUT/heartbeats-after
+  xl list > $OUT/xl-list-after.txt
+  xs list --json > $OUT/list-src.json
+  xd list --json > $OUT/list-dst.json
+  xd destroy $GUEST
+}
+
 # Waits until the migration job of $GUEST on the daemon at socket $1 has sent more than 1 MiB (at most 120 s);
 # gives up at once when file $2 appears (the migrate command ended before that).
 wait_streaming() {

@@ -3,14 +3,13 @@
 # downtime; its heartbeat continues on the destination and exactly one copy remains. The guest lives only as long
 # as the migration needs: under TCG a PVH guest's kernel dies now and then 15-50 s into its life (README.md).
 # Evidence for SameHostMigrationRealXenTest:
-#   migrate.jsonl    the migrate command's --json events; time-xh-migrate its wall time
+#   migrate.jsonl    the migrate command's --json events; time-migrate its wall time
 #   heartbeat-before / heartbeats-after, xl-list-after.txt, list-src.json / list-dst.json
 . /share/lib.sh
 fresh_start
 trap 'cp /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
 mark scenario-xhlive
 if alive /run/xenhostd.pid; then kill "$(cat /run/xenhostd.pid)"; fi
-log=/var/log/xen/console/guest-$GUEST.log
 cli_start
 if [ -f /run/xhlive-attempted ] || ! alive /run/xenhostd-src.pid || ! alive /run/xenhostd-dst.pid \
     || ! xs list > /dev/null || ! xd list > /dev/null; then
@@ -21,15 +20,5 @@ mark daemons-up
 timed create xs create /share/guest.cfg
 wait_heartbeat $GUEST 0 300
 mark guest-alive
-heartbeat $GUEST > $OUT/heartbeat-before
-lines=$(wc -l < $log)
-timed xh-migrate xs migrate $GUEST $DEST --json > $OUT/migrate.jsonl
-mark migrated
-wait_heartbeat $GUEST "$(cat $OUT/heartbeat-before)" 120
-sleep 2
-heartbeats_since $GUEST $lines > $OUT/heartbeats-after
-xl list > $OUT/xl-list-after.txt
-xs list --json > $OUT/list-src.json
-xd list --json > $OUT/list-dst.json
-xd destroy $GUEST
+migrate_and_record migrate
 mark scenario-xhlive-done

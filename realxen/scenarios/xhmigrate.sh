@@ -8,7 +8,7 @@
 #                    xl-list.txt, heartbeat-before / heartbeats-after (the guest ran on at the source)
 #   kill-*           the same, but the destination daemon is killed (-9) mid-stream; xl-list.txt right after,
 #                    xl-list-restarted.txt once the restarted destination settled its journal
-#   nonlive.jsonl    a complete non-live migration; heartbeat-before / heartbeats-after (on the destination),
+#   nonlive.jsonl    a complete non-live migration (time-nonlive); heartbeat-before / heartbeats-after (on the destination),
 #                    xl-list-after.txt, list-src.json / list-dst.json
 # The daemons stay up for xhlive.sh; their logs are xenhostd-src.log / xenhostd-dst.log here.
 . /share/lib.sh
@@ -62,15 +62,5 @@ xl list > $OUT/kill-xl-list-restarted.txt
 mark destination-restarted
 
 # 3. a complete non-live migration: the guest pauses, moves, and counts on at the destination
-heartbeat $GUEST > $OUT/heartbeat-before
-lines=$(wc -l < $log)
-timed xh-nonlive xs migrate $GUEST $DEST --no-live --json > $OUT/nonlive.jsonl
-mark migrated
-wait_heartbeat $GUEST "$(cat $OUT/heartbeat-before)" 120
-sleep 3
-heartbeats_since $GUEST $lines > $OUT/heartbeats-after
-xl list > $OUT/xl-list-after.txt
-xs list --json > $OUT/list-src.json
-xd list --json > $OUT/list-dst.json
-xd destroy $GUEST
+migrate_and_record nonlive --no-live
 mark scenario-xhmigrate-done

@@ -447,7 +447,7 @@ class RealXenTest {
 
         // scenario 5, parity (recorded, not asserted): same guest, same boot, localhost
         System.out.println("parity (PVH, 128 MiB, localhost, TCG): xl migrate " + boot.scenario("xlmigrate").text("time-xl-migrate").trim()
-                + " s; xenhost migrate " + run.text("time-xh-migrate").trim() + " s (migration " + done.get("elapsedMs").asLong()
+                + " s; xenhost migrate " + run.text("time-migrate").trim() + " s (migration " + done.get("elapsedMs").asLong()
                 + " ms, downtime " + done.get("downtimeMs").asLong() + " ms)");
     }
 
