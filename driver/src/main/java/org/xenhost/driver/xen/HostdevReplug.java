@@ -191,8 +191,12 @@ final class HostdevReplug {
         }
         if (!pool.containsKey(a)) {
             Optional<Ownership> o = manager.ownership(a);
+            if (o.isPresent() && o.get().owner() == null && !o.get().free()) {
+                // adding it to the pool would race the operation that is moving it: say what to wait for instead
+                return a + " is not assignable here (it is being moved: " + o.get().pending() + " in progress); wait until "
+                        + "'xenhost nodedev-list' no longer shows it as moving, or name another device with --hostdev-map";
+            }
             String where = o.filter(x -> x.owner() != null).map(x -> "it belongs to domain " + x.owner())
-                    .or(() -> o.filter(x -> !x.free()).map(x -> "it is being moved: " + x.pending() + " in progress"))
                     .orElse(here.get().driver() == null ? "it is bound to no driver" : "it is bound to " + here.get().driver());
             return a + " is not assignable here (" + where + "); make it assignable with 'xenhost pci assignable-add " + a + "'";
         }
