@@ -63,6 +63,17 @@ class TransferTest {
         }
     }
 
+    /** {@link #send} on another thread; the future gives the CRC32C sent. */
+    static CompletableFuture<Long> sendAsync(OutboundStream out, long total) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return send(out, total);
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
     /** Sends {@code total} bytes of a pattern whose every MiB carries its index, and returns the CRC32C sent. */
     static long send(OutboundStream out, long total) throws IOException {
         ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20);
@@ -121,13 +132,7 @@ class TransferTest {
 
             long size = 32L << 20 | 12345; // not a multiple of anything
             OutboundStream out = p.dialer.openStream("memory");
-            CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return send(out, size);
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<Long> sent = sendAsync(out, size);
             InboundStream in = p.accepted.acceptStream(Duration.ofSeconds(10));
             assertEquals("memory", in.label());
             long[] r = receive(in, 0);
@@ -141,13 +146,7 @@ class TransferTest {
         try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
             long size = 2L << 30;
             OutboundStream out = p.dialer.openStream("big");
-            CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return send(out, size);
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<Long> sent = sendAsync(out, size);
             long[] r = receive(p.accepted.acceptStream(Duration.ofSeconds(10)), 0);
             assertEquals(size, r[0]);
             assertEquals(sent.get(60, TimeUnit.SECONDS), r[1]);
@@ -159,13 +158,7 @@ class TransferTest {
         try (Pair p = new Pair(pki, TlsProvider.OPENSSL, IoKind.AUTO, b -> b)) {
             long size = (9L << 20) + 12345;
             OutboundStream out = p.dialer.openStream("pages");
-            CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return send(out, size);
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<Long> sent = sendAsync(out, size);
             InboundStream in = p.accepted.acceptStream(Duration.ofSeconds(10));
             CRC32C crc = new CRC32C();
             // a consumer that takes at most 1000 bytes per call (like a positional write that stops short)
