@@ -59,13 +59,10 @@ public final class Workspace implements AutoCloseable {
     }
 
     private void closeOnSignal() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            interrupted = true;
-            say.accept("interrupted: stopping the demo's daemons and removing " + dir);
-        }
+        // The hook runs only when the JVM stops before close() took it back (Ctrl-C, SIGTERM), so this is always an
+        // interruption, even if the demo's own thread, failing because of the shutdown, got to close() first.
+        interrupted = true;
+        say.accept("interrupted: stopping the demo's daemons and removing " + dir);
         cleanUp();
         // the demo's own thread runs on until the JVM halts and may have written one more file meanwhile
         try {
@@ -98,9 +95,24 @@ public final class Workspace implements AutoCloseable {
         deleteTree(dir);
     }
 
-    /** True if the shutdown hook (Ctrl-C, SIGTERM) did the cleanup: whatever fails after that is its consequence. */
+    /**
+     * True if the JVM is stopping on a signal (Ctrl-C, SIGTERM): whatever failed meanwhile is its consequence. Asks
+     * the JVM as well as the hook's flag, because the demo's thread may fail on the shutdown (a shutdown hook it
+     * tries to add, a daemon already stopped) before the hook thread has run a single line.
+     */
     public boolean interrupted() {
-        return interrupted;
+        return interrupted || jvmShuttingDown();
+    }
+
+    private static boolean jvmShuttingDown() {
+        Thread probe = new Thread(() -> { }, "xenhost-demo-shutdown-probe");
+        try {
+            Runtime.getRuntime().addShutdownHook(probe);
+            Runtime.getRuntime().removeShutdownHook(probe);
+            return false;
+        } catch (IllegalStateException shuttingDown) {
+            return true;
+        }
     }
 
     /** True once the directory and everything registered are gone. */
