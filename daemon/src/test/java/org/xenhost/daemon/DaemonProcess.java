@@ -25,6 +25,8 @@ final class DaemonProcess implements AutoCloseable {
     private final java.util.Map<String, String> env = new java.util.HashMap<>();
     private final List<String> prefix = new ArrayList<>();
     private Process process;
+    /** Copies the process's output into {@link #log}; ends at end of file, i.e. once the process has exited. */
+    private Thread reader;
     private final StringBuilder log = new StringBuilder();
 
     /** The result of one CLI invocation. */
@@ -47,7 +49,7 @@ final class DaemonProcess implements AutoCloseable {
         pb.environment().putAll(env);
         process = pb.start();
         CompletableFuture<Boolean> ready = new CompletableFuture<>();
-        Thread reader = new Thread(() -> {
+        reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
@@ -97,9 +99,38 @@ final class DaemonProcess implements AutoCloseable {
         return process != null && process.isAlive();
     }
 
-    /** Waits for the process to exit on its own (e.g. at a crash point); false if it is still running. */
+    /**
+     * Waits for the process to exit on its own (e.g. at a crash point); false if it is still running. Once it has
+     * exited, {@link #log()} holds all it wrote: its last words may still be in the pipe when waitFor returns.
+     */
     boolean awaitExit(long seconds) throws InterruptedException {
-        return process.waitFor(seconds, TimeUnit.SECONDS);
+        if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+            return false;
+        }
+        drainLog();
+        return true;
+    }
+
+    /** After the exit: lets the reader copy what is left in the pipe, up to its end of file. */
+    private void drainLog() throws InterruptedException {
+        reader.join(TimeUnit.SECONDS.toMillis(30));
+        if (reader.isAlive()) {
+            throw new IllegalStateException("xenhostd exited but its output did not end (a child holding it?):\n" + log());
+        }
+    }
+
+    /**
+     * Waits until the daemon has logged {@code text}: what a daemon logs in the background (a migration settled
+     * after a restart) may come a moment after the state a test polls for, and reaches this JVM through a pipe.
+     */
+    void awaitLog(String text) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!log().contains(text)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("xenhostd did not log '" + text + "' within 60 s:\n" + log());
+            }
+            Thread.sleep(20);
+        }
     }
 
     /** Open file descriptors and threads of the daemon, from /proc. */
@@ -126,7 +157,9 @@ final class DaemonProcess implements AutoCloseable {
     /** kill -9: no shutdown hook runs, as after a crash. */
     void kill9() throws InterruptedException {
         process.destroyForcibly();
-        process.waitFor(30, TimeUnit.SECONDS);
+        if (process.waitFor(30, TimeUnit.SECONDS)) {
+            drainLog();
+        }
     }
 
     /** SIGTERM, and waits for the exit code. */
@@ -136,6 +169,7 @@ final class DaemonProcess implements AutoCloseable {
             process.destroyForcibly();
             throw new IllegalStateException("xenhostd ignored SIGTERM:\n" + log());
         }
+        drainLog();
         return process.exitValue();
     }
 

@@ -302,7 +302,8 @@ class HostdevMigrationProcessTest {
                     return false;
                 }
             });
-            assertTrue(p.a.log().contains("has its devices [" + SRC_VF + "] again"), p.a.log());
+            // logged by the background settling just after the re-attach that the wait above saw
+            p.a.awaitLog("has its devices [" + SRC_VF + "] again");
             // the VF is still managed at the source: a third attempt succeeds and gives it back to igbvf
             String out = p.a.ok("migrate", "nic", p.destB(), "--hostdev-policy=replug");
             assertTrue(out.contains("replugged: " + SRC_VF + " -> " + DST_VF), out);

@@ -171,7 +171,7 @@ class MigrationProcessTest {
             }
             // the destination restored with VERIFY (every page compared) and runs the guest; the source has none
             exactlyOneCopy(p.b, p.a, "web");
-            assertTrue(p.b.log().contains("arrived from"), p.b.log());
+            p.b.awaitLog("arrived from");
         }
     }
 
@@ -290,7 +290,8 @@ class MigrationProcessTest {
             p.a.kill9();
             p.a.start();
             exactlyOneCopy(p.a, p.b, "web");
-            assertTrue(p.a.log().contains("resumed on the source"), p.a.log());
+            // settled in the background after the restart: the log line may follow the state polled above
+            p.a.awaitLog("resumed on the source");
         }
     }
 
