@@ -48,6 +48,8 @@ class DemoProcessTest {
         final StringBuffer out = new StringBuffer();
         final StringBuffer err = new StringBuffer();
         final Set<ProcessHandle> descendants = ConcurrentHashMap.newKeySet();
+        /** The threads copying stdout and stderr into {@link #out} and {@link #err}; they end at end of file. */
+        private final List<Thread> pumps = new ArrayList<>();
 
         Demo(String... args) throws IOException {
             this(java.util.Map.of(), args);
@@ -60,8 +62,8 @@ class DemoProcessTest {
             ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.environment().putAll(env);
             process = pb.start();
-            pump(process.getInputStream(), out, "demo-stdout");
-            pump(process.getErrorStream(), err, "demo-stderr");
+            pumps.add(pump(process.getInputStream(), out, "demo-stdout"));
+            pumps.add(pump(process.getErrorStream(), err, "demo-stderr"));
             Thread watch = new Thread(() -> {
                 // children are recorded while they live, so the test can check afterwards that none survived
                 while (process.isAlive()) {
@@ -77,7 +79,7 @@ class DemoProcessTest {
             watch.start();
         }
 
-        private static void pump(InputStream in, StringBuffer into, String name) {
+        private static Thread pump(InputStream in, StringBuffer into, String name) {
             Thread t = new Thread(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                     String line;
@@ -90,6 +92,7 @@ class DemoProcessTest {
             }, name);
             t.setDaemon(true);
             t.start();
+            return t;
         }
 
         /** Waits for a line of the narrative (stdout or stderr) that matches. */
@@ -109,9 +112,19 @@ class DemoProcessTest {
             throw new AssertionError("timed out waiting for " + what + ":\n" + transcript());
         }
 
+        /**
+         * Waits for the demo to exit and for its output to be read to the end: its last lines (the summary, the
+         * shutdown hook's 'interrupted') may still be in the pipes when waitFor returns.
+         */
         int awaitExit() throws InterruptedException {
             if (!process.waitFor(300, TimeUnit.SECONDS)) {
                 throw new AssertionError("the demo did not end:\n" + transcript());
+            }
+            for (Thread t : pumps) {
+                t.join(TimeUnit.SECONDS.toMillis(30));
+                if (t.isAlive()) {
+                    throw new AssertionError("the demo exited but its " + t.getName() + " did not end:\n" + transcript());
+                }
             }
             return process.exitValue();
         }

@@ -47,6 +47,8 @@ public final class ChildDaemon implements AutoCloseable {
     private final CompletableFuture<String> endpoint = new CompletableFuture<>();
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private Process process;
+    /** Keeps {@link #tail}; ends at the end of the daemon's output, i.e. once it has exited. */
+    private Thread reader;
     private boolean closed;
     private long startedNanos;
     private volatile long readyNanos;
@@ -83,7 +85,7 @@ public final class ChildDaemon implements AutoCloseable {
         startedNanos = System.nanoTime();
         process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-        Thread reader = new Thread(this::readOutput, "xenhostd-" + name + "-output");
+        reader = new Thread(this::readOutput, "xenhostd-" + name + "-output");
         reader.setDaemon(true);
         reader.start();
     }
@@ -158,7 +160,7 @@ public final class ChildDaemon implements AutoCloseable {
         return process == null ? -1 : process.pid();
     }
 
-    /** The last lines the daemon printed. */
+    /** The last lines the daemon printed (after {@link #close()}: all of them, up to its exit). */
     public String log() {
         synchronized (tail) {
             return String.join("\n", tail);
@@ -167,18 +169,22 @@ public final class ChildDaemon implements AutoCloseable {
 
     /**
      * SIGTERM (xenhostd stops cleanly and exits 0), then SIGKILL if it has not exited within 10 s; returns once the
-     * process is gone.
+     * process is gone and its output read to the end, so {@link #log()} has its last words (a daemon that died on
+     * its own may have written them an instant before, still in the pipe).
      */
     @Override
     public synchronized void close() throws InterruptedException {
         closed = true;
-        if (process == null || !process.isAlive()) {
+        if (process == null) {
             return;
         }
-        process.destroy();
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
         }
+        reader.join(TimeUnit.SECONDS.toMillis(5));
     }
 }

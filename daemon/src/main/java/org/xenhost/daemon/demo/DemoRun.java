@@ -95,6 +95,8 @@ public final class DemoRun {
                 throw new IllegalStateException("interrupted; the demo's daemons are stopped and " + ws.dir() + " is removed");
             }
             for (ChildDaemon d : daemons) {
+                // stopped first: a daemon that just died (the likely cause) has its last words read to the end
+                d.close();
                 if (!d.log().isEmpty()) {
                     console.warn(d.name() + "'s xenhostd said (last lines):\n" + d.log());
                 }
