@@ -150,6 +150,18 @@ final class DaemonProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * The port of its TLS migration listener, as it logged it at start (pass {@code --listen 127.0.0.1:0} and the
+     * kernel picks a free one while binding: no port chosen beforehand that someone else could take meanwhile).
+     */
+    int migrationPort() {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("migration listener on \\S+?:(\\d+) ").matcher(log());
+        if (!m.find()) {
+            throw new IllegalStateException("xenhostd logged no migration listener:\n" + log());
+        }
+        return Integer.parseInt(m.group(1));
+    }
+
     long pid() {
         return process.pid();
     }

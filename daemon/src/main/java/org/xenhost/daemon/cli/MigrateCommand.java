@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.xenhost.daemon.admin.RemoteDriver;
 import org.xenhost.driver.api.Driver;
+import org.xenhost.driver.api.DriverError;
 import org.xenhost.driver.api.DriverException;
 import org.xenhost.driver.api.JobInfo;
 import org.xenhost.migration.MigrationOptions;
@@ -24,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * {@code xenhost migrate DOM DEST}: asks the local daemon to move a domain to the daemon at DEST (its TLS
@@ -89,18 +91,17 @@ final class MigrateCommand implements Callable<Integer> {
         MigrationOptions options = options();
         PrintWriter out = spec.commandLine().getOut();
         Driver d = RemoteDriver.connect(main.socket());
-        CompletableFuture<MigrationStats> run = CompletableFuture.supplyAsync(() -> d.migrate(dom, dest, options));
-        Thread abortOnInterrupt = new Thread(() -> {
-            if (!run.isDone()) {
-                try {
-                    d.abortJob(dom);
-                    run.get(60, TimeUnit.SECONDS);
-                } catch (Exception ignored) {
-                    // the daemon reports the outcome in its log and domjobinfo
-                }
-            }
-        }, "migrate-ctrl-c");
-        Runtime.getRuntime().addShutdownHook(abortOnInterrupt);
+        // 1. Ctrl-C is armed before anything is asked of the daemon: a signal from here on either keeps the
+        //    migration from starting or aborts it, and says which
+        CtrlC ctrlC = new CtrlC(d, dom, dest, spec.commandLine().getErr());
+        if (!ctrlC.arm()) {
+            throw new IllegalStateException(CtrlC.notStarted(dom));
+        }
+        // 2. the migration, unless the signal came in between
+        CompletableFuture<MigrationStats> run = ctrlC.start(() -> CompletableFuture.supplyAsync(() -> d.migrate(dom, dest, options)));
+        if (run == null) {
+            throw new IllegalStateException(CtrlC.notStarted(dom));
+        }
         boolean bar = !json && System.console() != null;
         try {
             MigrationStats last = null;
@@ -137,11 +138,130 @@ final class MigrateCommand implements Callable<Integer> {
                 }
             }
         } finally {
+            ctrlC.disarm();
+        }
+    }
+
+    /**
+     * Ctrl-C (SIGINT; also SIGTERM) while {@code migrate} runs: a shutdown hook armed before the migration is asked
+     * for, so the operator always learns what the signal did.
+     * <pre>
+     *   ARMED --start--> STARTED --signal--> abort asked of the daemon, outcome reported (the JVM then exits)
+     *     |                 '--done--> disarmed
+     *     '--signal--> INTERRUPTED: start() refuses, nothing is sent to the daemon
+     * </pre>
+     * A signal that came before the hook could even be armed ("Shutdown in progress") is reported by the caller as
+     * INTERRUPTED too.
+     */
+    static final class CtrlC {
+        /** How long the hook waits for the daemon to make the migration its job, then for the migration to end. */
+        private static final long PATIENCE_SECONDS = 60;
+        private static final String ABORT_REQUESTED = "abort requested";
+
+        private final Driver driver;
+        private final String dom;
+        private final String dest;
+        private final PrintWriter err;
+        private final Thread hook = new Thread(this::onSignal, "migrate-ctrl-c");
+        private CompletableFuture<MigrationStats> run;  // guarded by this
+        private boolean interrupted;                     // guarded by this
+
+        CtrlC(Driver driver, String dom, String dest, PrintWriter err) {
+            this.driver = driver;
+            this.dom = dom;
+            this.dest = dest;
+            this.err = err;
+        }
+
+        static String notStarted(String dom) {
+            return "interrupted before the migration of " + dom + " started: nothing was asked of xenhostd; " + dom
+                    + " keeps running here";
+        }
+
+        /** Arms the hook; false if the JVM is already stopping (the signal came first). */
+        boolean arm() {
             try {
-                Runtime.getRuntime().removeShutdownHook(abortOnInterrupt);
-            } catch (IllegalStateException ignored) {
-                // already shutting down: the hook is running
+                Runtime.getRuntime().addShutdownHook(hook);
+                return true;
+            } catch (IllegalStateException shuttingDown) {
+                return false;
             }
+        }
+
+        /** Starts the migration, unless the signal came first: then null and nothing is started. */
+        synchronized CompletableFuture<MigrationStats> start(Supplier<CompletableFuture<MigrationStats>> migration) {
+            if (!interrupted) {
+                run = migration.get();
+            }
+            return run;
+        }
+
+        void disarm() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running (or about to): it reports
+            }
+        }
+
+        private void onSignal() {
+            CompletableFuture<MigrationStats> r;
+            synchronized (this) {
+                interrupted = true;
+                r = run;
+            }
+            if (r == null) {
+                say(notStarted(dom));
+                return;
+            }
+            if (r.isDone()) {
+                return; // it ended before the signal: the command reports that outcome itself
+            }
+            say("interrupted: asking xenhostd to abort the migration of " + dom + " to " + dest);
+            String asked = requestAbort(r);
+            try {
+                r.get(PATIENCE_SECONDS, TimeUnit.SECONDS);
+                say(asked.equals(ABORT_REQUESTED)
+                        ? "abort requested too late: the migration of " + dom + " was past the hand-over and completed; " + dom + " runs on " + dest
+                        : "the migration of " + dom + " completed before it could be aborted; " + dom + " runs on " + dest);
+            } catch (ExecutionException failed) {
+                say(asked + "; the migration of " + dom + " ended: " + failed.getCause().getMessage());
+            } catch (TimeoutException slow) {
+                say(asked + "; the migration of " + dom + " has not ended after " + PATIENCE_SECONDS
+                        + " s: 'xenhost domjobinfo " + dom + "' shows where it is");
+            } catch (InterruptedException stop) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /**
+         * Asks the daemon to abort; says whether it did. The request may not have reached the daemon yet when the
+         * signal comes ("no job running"): asked again until it is the domain's job or has ended.
+         */
+        private String requestAbort(CompletableFuture<MigrationStats> r) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(PATIENCE_SECONDS);
+            while (!r.isDone() && System.nanoTime() < deadline) {
+                try {
+                    driver.abortJob(dom);
+                    return ABORT_REQUESTED;
+                } catch (DriverException e) {
+                    if (e.error() != DriverError.REFUSED) {
+                        return "the abort could not be requested (" + e.getMessage() + ")";
+                    }
+                }
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                    return "the abort was not requested";
+                }
+            }
+            return r.isDone() ? "no abort needed" : "the abort could not be requested (the daemon never ran the migration as a job)";
+        }
+
+        private void say(String message) {
+            err.println("xenhost: " + message);
+            err.flush();
         }
     }
 
