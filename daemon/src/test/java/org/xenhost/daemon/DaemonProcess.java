@@ -28,6 +28,8 @@ final class DaemonProcess implements AutoCloseable {
     /** Copies the process's output into {@link #log}; ends at end of file, i.e. once the process has exited. */
     private Thread reader;
     private final StringBuilder log = new StringBuilder();
+    /** The migration port a {@code --listen HOST:0} got at the first start; 0 before. */
+    private int boundPort;
 
     /** The result of one CLI invocation. */
     record Cli(int exit, String out, String err) {
@@ -44,7 +46,7 @@ final class DaemonProcess implements AutoCloseable {
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "daemon",
                 "--state-dir", stateDir.toString(), "--admin-socket", socket.toString()));
-        cmd.addAll(extra);
+        cmd.addAll(listenAgainOnTheSamePort(extra));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().putAll(env);
         process = pb.start();
@@ -75,7 +77,30 @@ final class DaemonProcess implements AutoCloseable {
             process.destroyForcibly();
             throw new IllegalStateException("xenhostd did not become ready:\n" + log(), e);
         }
+        if (boundPort == 0 && listensOnAnyPort()) {
+            boundPort = migrationPort();
+        }
         return this;
+    }
+
+    private boolean listensOnAnyPort() {
+        int i = extra.indexOf("--listen");
+        return i >= 0 && extra.get(i + 1).endsWith(":0");
+    }
+
+    /**
+     * A restarted daemon keeps the port the kernel gave it at its first start, as a real host keeps its address:
+     * its peers' journals name it.
+     */
+    private List<String> listenAgainOnTheSamePort(List<String> args) {
+        if (boundPort == 0 || !listensOnAnyPort()) {
+            return args;
+        }
+        List<String> again = new ArrayList<>(args);
+        int i = again.indexOf("--listen");
+        String any = again.get(i + 1);
+        again.set(i + 1, any.substring(0, any.length() - 1) + boundPort);
+        return again;
     }
 
     /** Runs the daemon inside a network namespace ({@code ip netns exec NS}, which execs: the pid stays the daemon's). */

@@ -25,7 +25,6 @@ import org.xenhost.transport.pki.SubjectAltName;
 import org.xenhost.transport.pki.Validity;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -59,7 +58,6 @@ class HostdevMigrationProcessTest {
     private final class Pair implements AutoCloseable {
         final DaemonProcess a;
         final DaemonProcess b;
-        final int portB;
 
         Pair() throws IOException {
             Path pki = tmp.resolve("pki");
@@ -69,31 +67,25 @@ class HostdevMigrationProcessTest {
                     ca.issue(h, List.of(SubjectAltName.parse("127.0.0.1")), Validity.days(1));
                 }
             }
-            a = daemon("a", freePort(), "host-a");
-            portB = freePort();
-            b = daemon("b", portB, "host-b");
+            // each listens on a port the kernel picks as it binds (a restart keeps it)
+            a = daemon("a", "host-a");
+            b = daemon("b", "host-b");
         }
 
-        private DaemonProcess daemon(String name, int port, String cert) {
+        private DaemonProcess daemon(String name, String cert) {
             return new DaemonProcess(tmp.resolve(name + "/state"), tmp.resolve(name + "/xenhostd.sock"), "--listen",
-                    "127.0.0.1:" + port, "--tls-dir", tmp.resolve("pki").toString(), "--tls-name", cert, "--allow-peer",
+                    "127.0.0.1:0", "--tls-dir", tmp.resolve("pki").toString(), "--tls-name", cert, "--allow-peer",
                     "CN=host-*", "--sysfs-root", FIXTURE.toString());
         }
 
         String destB() {
-            return "127.0.0.1:" + portB;
+            return "127.0.0.1:" + b.migrationPort();
         }
 
         @Override
         public void close() throws InterruptedException {
             a.close();
             b.close();
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
         }
     }
 

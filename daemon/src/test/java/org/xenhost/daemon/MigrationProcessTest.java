@@ -10,7 +10,6 @@ import org.xenhost.transport.pki.SubjectAltName;
 import org.xenhost.transport.pki.Validity;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,12 +35,13 @@ class MigrationProcessTest {
     @TempDir
     Path tmp;
 
-    /** Two daemons, a and b, with certificates from one CA, each listening on its own loopback port. */
+    /**
+     * Two daemons, a and b, with certificates from one CA, each listening on its own loopback port, which the kernel
+     * picks as the daemon binds it (a port chosen beforehand could be taken by then) and which a restart keeps.
+     */
     private final class Pair implements AutoCloseable {
         final DaemonProcess a;
         final DaemonProcess b;
-        final int portA;
-        final int portB;
 
         Pair(String bMemoryMiB, String bCertName) throws IOException {
             Path pki = tmp.resolve("pki");
@@ -51,14 +51,12 @@ class MigrationProcessTest {
                     ca.issue(h, List.of(SubjectAltName.parse(h.equals("host-wrong") ? "192.0.2.1" : "127.0.0.1")), Validity.days(1));
                 }
             }
-            portA = freePort();
-            portB = freePort();
-            a = daemon("a", portA, "host-a", null);
-            b = daemon("b", portB, bCertName, bMemoryMiB);
+            a = daemon("a", "host-a", null);
+            b = daemon("b", bCertName, bMemoryMiB);
         }
 
-        private DaemonProcess daemon(String name, int port, String cert, String memory) {
-            List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:" + port, "--tls-dir", tmp.resolve("pki").toString(),
+        private DaemonProcess daemon(String name, String cert, String memory) {
+            List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--tls-dir", tmp.resolve("pki").toString(),
                     "--tls-name", cert, "--allow-peer", "CN=host-*"));
             if (memory != null) {
                 args.addAll(List.of("--emulated-memory", memory));
@@ -67,19 +65,13 @@ class MigrationProcessTest {
         }
 
         String destB() {
-            return "127.0.0.1:" + portB;
+            return "127.0.0.1:" + b.migrationPort();
         }
 
         @Override
         public void close() throws InterruptedException {
             a.close();
             b.close();
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
         }
     }
 
