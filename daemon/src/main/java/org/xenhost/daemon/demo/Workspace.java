@@ -9,6 +9,8 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -16,7 +18,8 @@ import java.util.function.Consumer;
  * leave behind: child processes are registered as they start and stopped in reverse order, then the directory is
  * deleted. {@link #close()} runs once, from whichever comes first: the demo's own end (success or failure) or the
  * JVM's shutdown hook on Ctrl-C/SIGTERM. The hook waits for a close already in progress, so the JVM never exits
- * while a child is still being stopped.
+ * while a child is still being stopped; and then for the demo's own thread to reach {@link #close()} (at most 30 s),
+ * deleting the directory once more, since that thread may still write a step's files until it notices.
  */
 public final class Workspace implements AutoCloseable {
     private final Path dir;
@@ -25,6 +28,10 @@ public final class Workspace implements AutoCloseable {
     private final Consumer<String> say;
     private boolean closed;
     private volatile boolean interrupted;
+    /** Counted down when the demo's own thread has reached {@link #close()}: it writes nothing here after that. */
+    private final CountDownLatch ownerDone = new CountDownLatch(1);
+    /** How long the hook waits for the demo's thread to reach close() before it deletes the directory regardless. */
+    private static final long OWNER_GRACE_SECONDS = 30;
 
     private Workspace(Path dir, Consumer<String> say) {
         this.dir = dir;
@@ -39,7 +46,13 @@ public final class Workspace implements AutoCloseable {
      */
     public static Workspace create(Consumer<String> say) throws IOException {
         Workspace w = new Workspace(Files.createTempDirectory("xenhost-demo-"), say);
-        Runtime.getRuntime().addShutdownHook(w.hook);
+        try {
+            Runtime.getRuntime().addShutdownHook(w.hook);
+        } catch (IllegalStateException shuttingDown) {
+            // Ctrl-C came first: the JVM takes no hook that would clean up, so nothing may be made
+            deleteTree(w.dir);
+            throw new IllegalStateException("interrupted before the demo started: nothing was made");
+        }
         return w;
     }
 
@@ -64,9 +77,10 @@ public final class Workspace implements AutoCloseable {
         interrupted = true;
         say.accept("interrupted: stopping the demo's daemons and removing " + dir);
         cleanUp();
-        // the demo's own thread runs on until the JVM halts and may have written one more file meanwhile
+        // the demo's own thread runs on until it fails and reaches close(), and may write into the directory meanwhile
+        // (a step's files, creating their directories again): the directory is deleted once more after that
         try {
-            Thread.sleep(200);
+            ownerDone.await(OWNER_GRACE_SECONDS, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -76,11 +90,15 @@ public final class Workspace implements AutoCloseable {
     /** Stops what was registered, newest first, and deletes the directory; idempotent. */
     @Override
     public void close() {
-        cleanUp();
         try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running (or about to): it finds the work done
+            cleanUp();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running (or about to): it finds the work done and deletes the directory once more
+            }
+        } finally {
+            ownerDone.countDown();
         }
     }
 
