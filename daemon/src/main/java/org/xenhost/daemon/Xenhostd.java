@@ -119,10 +119,12 @@ public final class Xenhostd implements AutoCloseable {
 
     /**
      * Stops serving. Running domains keep running: they belong to Xen, not to the daemon; their state is
-     * already on disk, and a job cut short here is reported as interrupted at the next start.
+     * already on disk, and a job cut short here is reported as interrupted at the next start. Runs once: a second
+     * caller (Ctrl-C at a terminal signals the whole process group, so a daemon the demo started gets SIGINT and the
+     * demo's SIGTERM together) waits for the first to finish.
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (stopped.getCount() == 0) {
             return;
         }

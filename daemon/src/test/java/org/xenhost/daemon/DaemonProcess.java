@@ -187,6 +187,11 @@ final class DaemonProcess implements AutoCloseable {
         return Integer.parseInt(m.group(1));
     }
 
+    /** The exit status, once it has exited. */
+    int exitValue() {
+        return process.exitValue();
+    }
+
     long pid() {
         return process.pid();
     }

@@ -188,6 +188,27 @@ class DaemonProcessTest {
         return n;
     }
 
+    /**
+     * Ctrl-C at a terminal signals the whole foreground process group: a daemon the demo started gets SIGINT from the
+     * terminal and SIGTERM from the demo's cleanup at the same moment. It stops once, cleanly.
+     */
+    @Test
+    void sigintAndSigtermTogetherStopTheDaemonOnce() throws Exception {
+        try (DaemonProcess d = daemon().start()) {
+            d.ok("create", cfg("web", 32, "4M").toString());
+            Process kill = new ProcessBuilder("sh", "-c", "kill -INT " + d.pid() + "; kill -TERM " + d.pid()).inheritIO().start();
+            assertEquals(0, kill.waitFor());
+            assertTrue(d.awaitExit(60), "xenhostd did not stop:\n" + d.log());
+            String log = d.log();
+            assertEquals(0, d.exitValue(), log);
+            assertEquals(1, log.split("xenhostd stopped", -1).length - 1, "stopped exactly once:\n" + log);
+            assertTrue(!log.contains("Exception") && !log.contains("\tat "), log);
+        }
+        try (DaemonProcess again = daemon().start()) {
+            assertEquals("running", domain(again, "web").path("state").asText(), again.log());
+        }
+    }
+
     @Test
     void badInputIsRefusedWithAClearMessageAndTheRightExitCode() throws Exception {
         try (DaemonProcess d = daemon().start()) {
