@@ -35,6 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class MigrationService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MigrationService.class);
     private static final Duration RETRY = Duration.ofSeconds(2);
+    /** How long an answer sent just before the connection closes may take to be written out. */
+    private static final Duration ANSWER_WRITE = Duration.ofSeconds(10);
 
     private final Libxl libxl;
     private final Transport transport;
@@ -213,8 +215,8 @@ public final class MigrationService implements AutoCloseable {
             }
             if (first.type().equals(Wire.RESOLVE)) {
                 Wire.Resolve q = Wire.decode(first, Wire.RESOLVE, Wire.Resolve.class);
-                c.send(Wire.encode(Wire.RESOLVED, answer(q)));
-                Thread.sleep(100); // let the answer leave before the close
+                // written out before the close below, not merely queued (a guess of 100 ms did this before)
+                c.sendAndWait(Wire.encode(Wire.RESOLVED, answer(q)), ANSWER_WRITE);
                 return;
             }
             Wire.Prepare p = Wire.decode(first, Wire.PREPARE, Wire.Prepare.class);
@@ -225,8 +227,7 @@ public final class MigrationService implements AutoCloseable {
                     cookie = prepareLocked(cookie);
                 } catch (MigrationException e) {
                     log.info("migration {} of {} from {} refused: {}", cookie.id(), cookie.name(), c.peer(), e.getMessage());
-                    c.send(Wire.encode(Wire.PREPARED, new Wire.Prepared(false, e.getMessage())));
-                    Thread.sleep(100);
+                    c.sendAndWait(Wire.encode(Wire.PREPARED, new Wire.Prepared(false, e.getMessage())), ANSWER_WRITE);
                     return;
                 }
                 session = new DestinationSession(this, c, cookie);
