@@ -204,7 +204,8 @@ final class MigrateCommand implements Callable<Integer> {
             }
         }
 
-        private void onSignal() {
+        /** The hook's body (tests call it directly to force an ordering). */
+        void onSignal() {
             CompletableFuture<MigrationStats> r;
             synchronized (this) {
                 interrupted = true;
@@ -214,11 +215,15 @@ final class MigrateCommand implements Callable<Integer> {
                 say(notStarted(dom));
                 return;
             }
+            String asked;
             if (r.isDone()) {
-                return; // it ended before the signal: the command reports that outcome itself
+                // it ended just before the signal: the command's own report may not get out before the JVM halts
+                say("interrupted: the migration of " + dom + " to " + dest + " had already ended");
+                asked = "no abort needed";
+            } else {
+                say("interrupted: asking xenhostd to abort the migration of " + dom + " to " + dest);
+                asked = requestAbort(r);
             }
-            say("interrupted: asking xenhostd to abort the migration of " + dom + " to " + dest);
-            String asked = requestAbort(r);
             try {
                 r.get(PATIENCE_SECONDS, TimeUnit.SECONDS);
                 say(asked.equals(ABORT_REQUESTED)

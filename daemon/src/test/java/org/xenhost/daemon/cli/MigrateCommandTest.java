@@ -4,8 +4,18 @@ import org.junit.jupiter.api.Test;
 import org.xenhost.migration.MigrationOptions;
 import picocli.CommandLine;
 
+import org.xenhost.driver.api.Driver;
+import org.xenhost.driver.api.DriverError;
+import org.xenhost.driver.api.DriverException;
+import org.xenhost.migration.MigrationStats;
+
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.lang.reflect.Proxy;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -52,6 +62,54 @@ class MigrateCommandTest {
         assertEquals(16, o.bandwidthMiBps());
         assertEquals("web2", o.destName());
         assertEquals(MigrationOptions.HostdevPolicy.REPLUG, o.hostdevPolicy());
+    }
+
+    /**
+     * Ctrl-C after the command asked for the migration but before the daemon made it the domain's job: the daemon
+     * answers the abort with "no job running". The hook asks again until the job exists, so the abort is not lost
+     * (the hook before this session asked once and swallowed the refusal). The daemon is stood in for here, to hold
+     * the migration's start back until the hook has been refused.
+     */
+    @Test
+    void aCtrlCBeforeTheDaemonMadeTheMigrationItsJobStillAbortsIt() throws Exception {
+        CountDownLatch jobExists = new CountDownLatch(1);
+        CountDownLatch abortAsked = new CountDownLatch(1);
+        AtomicInteger refusals = new AtomicInteger();
+        Driver daemon = (Driver) Proxy.newProxyInstance(Driver.class.getClassLoader(), new Class<?>[] {Driver.class},
+                (proxy, method, args) -> switch (method.getName()) {
+                    case "abortJob" -> {
+                        if (jobExists.getCount() > 0) {
+                            refusals.incrementAndGet();
+                            throw new DriverException(DriverError.REFUSED, "domain 'web' has no job running");
+                        }
+                        abortAsked.countDown();
+                        yield true;
+                    }
+                    case "migrate" -> {
+                        jobExists.await();
+                        if (!abortAsked.await(60, TimeUnit.SECONDS)) {
+                            throw new AssertionError("no abort reached the job");
+                        }
+                        throw new DriverException(DriverError.FAILED, "migration of 'web' to host-b:7102 aborted (aborted by "
+                                + "the operator); the guest keeps running here");
+                    }
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+        StringWriter err = new StringWriter();
+        MigrateCommand.CtrlC ctrlC = new MigrateCommand.CtrlC(daemon, "web", "host-b:7102", new PrintWriter(err, true));
+        CompletableFuture<MigrationStats> run = ctrlC.start(() -> CompletableFuture.supplyAsync(() -> daemon.migrate("web", "host-b:7102", null)));
+        CompletableFuture<Void> hook = CompletableFuture.runAsync(ctrlC::onSignal);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (refusals.get() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue(refusals.get() > 0, "the signal came before the job existed");
+        jobExists.countDown();
+        hook.get(60, TimeUnit.SECONDS);
+        assertTrue(run.isCompletedExceptionally());
+        assertTrue(err.toString().contains("xenhost: interrupted: asking xenhostd to abort the migration of web to host-b:7102"), err.toString());
+        assertTrue(err.toString().contains("xenhost: abort requested; the migration of web ended: migration of 'web' to host-b:7102 "
+                + "aborted (aborted by the operator)"), err.toString());
     }
 
     @Test
