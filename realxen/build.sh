@@ -163,4 +163,12 @@ if ! fresh rootfs.img "$k"; then
   mkfs.ext4 -q -F -L realxen -d "$r" "$out/rootfs.img" "${size}M"
   done_ rootfs.img "$k"
 fi
+# 8. dom0's JVM once more, unpacked here on the host: run.sh makes the class-data archive of xenhost's classes with
+#    it, because an archive loads only into the JVM build that wrote it (the host runs the same Debian release).
+k=$(key openjdk-17-jre-headless)
+if ! { [ -x "$out/jre/usr/lib/jvm/java-17-openjdk-amd64/bin/java" ] && [ -f "$out/jre.key" ] && [ "$(cat "$out/jre.key")" = "$k" ]; }; then
+  rm -rf "$out/jre"
+  unpack "$out/jre" openjdk-17-jre-headless
+  done_ jre "$k"
+fi
 say "ready in $out ($(( $(date +%s) - t0 )) s)"

@@ -36,6 +36,23 @@ echo "$*" > "$share/scenario-list"
 cp "$jar" "$share/xenhost.jar"
 cp -r "$here/target/classes" "$share/probe"
 console="$share/console.log"
+# Class-data sharing for dom0's JVMs. Under TCG a JVM start in dom0 spent ~26 s of CPU in its main thread, much of it
+# loading and verifying classes; an archive made here, by dom0's own JVM (build.sh unpacks it to $build/jre), from
+# the class list in cds-classes.txt, lets dom0 map them instead. The archive records the jar's path and dom0 must
+# name the jar by the same path: a name under /tmp that dom0 links to /share and this host links to the share for
+# the dump only. Without the JVM, the list or a working dump, dom0 runs without the archive (slower, not wrong).
+cds_root=/tmp/realxen-cds.$$
+jre_java="$build/jre/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
+if [ -x "$jre_java" ] && [ -f "$here/cds-classes.txt" ]; then
+  ln -sfn "$share" "$cds_root"
+  if "$jre_java" -Xshare:dump -XX:SharedClassListFile="$here/cds-classes.txt" -XX:SharedArchiveFile="$share/xenhost.jsa" \
+      -cp "$cds_root/xenhost.jar" > "$share/cds-dump.log" 2>&1; then
+    echo "$cds_root" > "$share/cds-root"
+  else
+    echo "realxen-run: no class-data archive for dom0 (see $share/cds-dump.log); its JVMs start without one" >&2
+  fi
+  rm -f "$cds_root"
+fi
 # The migration scenarios' CA and certificates, made here by `xenhost pki` on the host's JVM: in dom0 under TCG the
 # same three EC key pairs took 30-120 s of its one vCPU (pure-Java elliptic-curve arithmetic in a C1-only JVM).
 if grep -qw -e xhmigrate -e xhlive "$share/scenario-list"; then
@@ -54,7 +71,7 @@ fi
 # the device to pass through; -no-reboot so a crash ends the run instead of looping. Ours on top: Xen's null
 # scheduler with dom0 (1 vCPU) pinned to pCPU 0 and -smp 3, because dom0 processes got a wrong FS base once a PVH
 # guest had run on dom0's pCPU under TCG (README.md); thread=single booted faster on this loaded machine.
-qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 3 -nographic -no-reboot
+qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 14 -nographic -no-reboot
   -machine q35 -device intel-iommu,intremap=on
   -kernel "$build/xen"
   -append "sched=null dom0_max_vcpus=1 dom0_vcpus_pin dom0_mem=1024M,max:1024M console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all smap=0 smep=0"

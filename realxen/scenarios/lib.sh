@@ -6,12 +6,35 @@ GUEST=rxguest
 SOCK=/run/xenhost/xenhostd.sock
 # The JVM under TCG is ~10x slower than on the host: C1 only and the serial collector start fastest.
 JAVA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Xmx256m"
-CP=/share/xenhost.jar:/share/probe
+# run.sh's class-data archive of xenhost's classes (if it made one) records the jar by the path in /share/cds-root,
+# so the JVMs name the jar by that path (a link to /share) and map the archive from tmpfs.
+JAR=/share/xenhost.jar
+if [ -s /share/cds-root ] && [ -f /share/xenhost.jsa ]; then
+  read -r _cds_root < /share/cds-root
+  [ -e "$_cds_root" ] || ln -s /share "$_cds_root"
+  [ -f /run/xenhost.jsa ] || { cp /share/xenhost.jsa /run/xenhost.jsa.tmp && mv /run/xenhost.jsa.tmp /run/xenhost.jsa; }
+  JAR=$_cds_root/xenhost.jar
+  JAVA_OPTS="$JAVA_OPTS -XX:SharedArchiveFile=/run/xenhost.jsa"
+fi
+CP=$JAR:/share/probe
+
+# Waiting must not fork. In this PV dom0 under TCG every fork+exec is dear (page tables built through Xen, all of it
+# emulated), and dom0 has one vCPU: the old 10 Hz wait loop of `_request` (sleep, cat, grep: 40 fork+execs a second)
+# made an `xenhost save` of a PV guest take 9.9 s where the same save waited on by a 1 s loop took 6.9 s.
+# `nap SECONDS` sleeps in the shell itself: a read with a timeout on a FIFO nobody writes to.
+NAP_FIFO=/run/realxen-nap.$$
+[ -p $NAP_FIFO ] || mkfifo $NAP_FIFO
+nap() { read -t "$1" _ <> $NAP_FIFO || true; }
 
 # Whether the process in pid file $1 runs (busybox's `kill -0 ""` succeeds, so the file must hold a number). A
-# zombie does not count: a daemon this shell started and that died stays one until the shell reaps it.
+# zombie does not count: a daemon this shell started and that died stays one until the shell reaps it. Builtins
+# only (see nap): the state is the third field of /proc/PID/stat.
 alive() {
-  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$(cat "$1")/status" 2>/dev/null
+  [ -s "$1" ] || return 1
+  read -r _apid < "$1"
+  kill -0 "$_apid" 2>/dev/null || return 1
+  read -r _ _ _astate _ 2>/dev/null < "/proc/$_apid/stat" || return 1
+  [ "$_astate" != Z ]
 }
 
 mark() { echo "MARK $* $(cut -d' ' -f1 /proc/uptime)"; }
@@ -35,7 +58,7 @@ _request() {
   printf '%s\n' "$@" > $Q/$_id.tmp && mv $Q/$_id.tmp $Q/$_id.req
   while [ ! -f $Q/$_id.rc ]; do
     alive /run/realxen-cli.pid || { echo "the CLI server died:"; cat /run/cli-server.log; return 1; }
-    sleep 0.1
+    nap 0.1
   done
   cat $Q/$_id.out; cat $Q/$_id.err >&2
   return "$(cat $Q/$_id.rc)"
@@ -57,7 +80,7 @@ java_up() {
   mkdir -p /var/lib/xenhost
   cli_start
   if ! alive /run/xenhostd.pid; then
-    java $JAVA_OPTS -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost \
+    java $JAVA_OPTS -jar "$JAR" daemon --hypervisor native --state-dir /var/lib/xenhost \
       --admin-socket "$SOCK" > /run/xenhostd.log 2>&1 &
     echo $! > /run/xenhostd.pid
   fi
@@ -66,7 +89,7 @@ java_up() {
     [ -S "$SOCK" ] && [ -f $Q/ready ] && return 0
     alive /run/xenhostd.pid || { echo "xenhostd exited:"; cat /run/xenhostd.log; return 1; }
     alive /run/realxen-cli.pid || { echo "the CLI server exited:"; cat /run/cli-server.log; return 1; }
-    sleep 1; _i=$((_i + 1))
+    nap 1; _i=$((_i + 1))
   done
   echo "xenhostd or the CLI server not up in 600 s"; cat /run/xenhostd.log /run/cli-server.log; return 1
 }
@@ -84,6 +107,24 @@ fresh_start() {
 heartbeat() {
   _n=$(grep -o 'heartbeat [0-9]*' "/var/log/xen/console/guest-$1.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2)
   echo "${_n:--1}"
+}
+
+# A config for a new PVH guest, pinned to two pCPUs no guest has used in this boot (prints its path). Under TCG a
+# PVH guest's kernel now and then dies on a corrupt TSS/GS state, never the first guest of a boot (README.md, "Guest
+# crashes under TCG"): our reading is state a pCPU keeps from the SVM guest that ran there before. Xen's null
+# scheduler puts an unpinned vCPU on the lowest free pCPU, so every guest used to land on pCPU 1. The pair is for the
+# copy a migration makes while the original still runs; PV guests (unpinned) keep to pCPUs 1-2. When the fresh
+# pCPUs (run.sh gives QEMU 14) run out, the guest is unpinned.
+pvh_cfg() {
+  _ncpu=$(xl info | awk '/^nr_cpus/ {print $3}')
+  _first=3; [ ! -s /run/next-free-pcpu ] || read -r _first < /run/next-free-pcpu
+  if [ $((_first + 1)) -lt "${_ncpu:-0}" ]; then
+    echo $((_first + 2)) > /run/next-free-pcpu
+    { cat /share/guest.cfg; echo "cpus = \"$_first-$((_first + 1))\""; } > /run/guest-pcpu$_first.cfg
+    echo /run/guest-pcpu$_first.cfg
+  else
+    echo /share/guest.cfg
+  fi
 }
 
 # Whether guest $1's kernel has died (its console shows a panic). Under TCG a PVH guest's kernel now and then
@@ -104,7 +145,7 @@ wait_heartbeat() {
   while [ $_i -lt "$_limit" ]; do
     [ "$(heartbeat "$1")" -gt "$_above" ] && return 0
     guest_panicked "$1" && break
-    sleep 1; _i=$((_i + 1))
+    nap 1; _i=$((_i + 1))
   done
   if guest_panicked "$1"; then
     echo "guest $1 printed no heartbeat above $_above: its kernel panicked; its console from the first oops:"
@@ -135,7 +176,7 @@ pki_up() {
 daemon_start() {
   mkdir -p /var/lib/xenhost-$1 /run/xenhost
   java $JAVA_OPTS -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.log.org.xenhost.transport=debug \
-    -jar /share/xenhost.jar daemon --hypervisor native --state-dir /var/lib/xenhost-$1 \
+    -jar "$JAR" daemon --hypervisor native --state-dir /var/lib/xenhost-$1 \
     --admin-socket /run/xenhost/$1.sock --listen 127.0.0.1:$2 --tls-dir $PKI --tls-name rx-$1 --allow-peer 'CN=rx-*' \
     --peer-timeout 300 \
     > $OUT/xenhostd-$1.log 2>&1 &
@@ -149,7 +190,7 @@ daemons_wait() {
     until [ -S /run/xenhost/$_n.sock ] && grep -q 'migration listener on' $OUT/xenhostd-$_n.log; do
       alive /run/xenhostd-$_n.pid || { echo "xenhostd $_n exited:"; cat $OUT/xenhostd-$_n.log; return 1; }
       [ $_i -lt 600 ] || { echo "xenhostd $_n not up in 600 s:"; cat $OUT/xenhostd-$_n.log; return 1; }
-      sleep 1; _i=$((_i + 1))
+      nap 1; _i=$((_i + 1))
     done
   done
 }
@@ -189,6 +230,7 @@ migrate_and_record() {
   xl list > $OUT/xl-list-after.txt
   xs list --json > $OUT/list-src.json
   xd list --json > $OUT/list-dst.json
+  xl vcpu-list $GUEST > $OUT/vcpu-list-after.txt 2>&1 || true
   xd destroy $GUEST
 }
 
@@ -201,7 +243,7 @@ wait_streaming() {
     [ $_i -ne 200 ] || dump_jvms   # 100 s without a byte: record where everything waits
     _b=$(_request xenhost -c "$1" domjobinfo $GUEST --json 2>/dev/null | grep -o '"bytes" *: *[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)
     [ "${_b:-0}" -gt 1048576 ] && return 0
-    sleep 0.5; _i=$((_i + 1))
+    nap 0.5; _i=$((_i + 1))
   done
   echo "the migration of $GUEST sent no data within 120 s"; dump_jvms; return 1
 }
@@ -220,7 +262,7 @@ wait_file() {
       echo "$1 did not appear within $2 s"; dump_jvms
       return 1
     fi
-    sleep 0.5; _i=$((_i + 1))
+    nap 0.5; _i=$((_i + 1))
   done
 }
 

@@ -24,7 +24,7 @@ drv() { basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"; }
 # part 1: the daemon dies mid hand-over; the restarted one settles it
 if alive /run/xenhostd.pid; then
   kill "$(cat /run/xenhostd.pid)"
-  while alive /run/xenhostd.pid; do sleep 0.2; done
+  while alive /run/xenhostd.pid; do nap 0.2; done
 fi
 rm -f "$SOCK"
 export XENHOST_HOSTDEV_HALT_AT=managed-start:4
@@ -32,7 +32,7 @@ timed jvms-up java_up
 unset XENHOST_HOSTDEV_HALT_AT
 xh define $OUT/guest-pci.cfg
 if xh create $GUEST > $OUT/create-halted.txt 2>&1; then echo "create succeeded although xenhostd should have halted"; exit 1; fi
-while alive /run/xenhostd.pid; do sleep 0.2; done
+while alive /run/xenhostd.pid; do nap 0.2; done
 drv > $OUT/driver-at-halt
 cp /run/xenhostd.log $OUT/xenhostd-halted.log
 rm -f "$SOCK"
@@ -48,13 +48,13 @@ drv > $OUT/driver-in-guest
 # inside the guest: pcifront shows the function and e1000 makes it a network interface (guest-init prints both
 # every fifth heartbeat); the Java test asserts on what it saw
 log=/var/log/xen/console/guest-$GUEST.log
-i=0; while [ $i -lt 90 ] && ! grep -q 'guest-net: .*eth' $log; do sleep 1; i=$((i + 1)); done
+i=0; while [ $i -lt 90 ] && ! grep -q 'guest-net: .*eth' $log; do nap 1; i=$((i + 1)); done
 grep 'guest-pci:\|guest-net:' $log | tail -n 2 > $OUT/guest-sees.txt || true
 xl pci-list $GUEST > $OUT/xl-pci-list.txt
 xh nodedev-list --json > $OUT/nodedev-before-kill.json
 mark kill-daemon
 kill -9 "$(cat /run/xenhostd.pid)"
-while alive /run/xenhostd.pid; do sleep 0.2; done
+while alive /run/xenhostd.pid; do nap 0.2; done
 rm -f "$SOCK"   # a killed daemon leaves its socket file behind; java_up waits for a fresh one
 timed restart java_up
 xh nodedev-list --json > $OUT/nodedev-after-restart.json

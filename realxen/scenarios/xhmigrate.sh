@@ -57,7 +57,7 @@ mv $OUT/xenhostd-dst.log $OUT/xenhostd-dst-killed.log
 daemon_start dst 7102
 timed restart-dst daemons_wait dst
 _i=0
-while xl list | grep -q -- "$GUEST--incoming" && [ $_i -lt 120 ]; do sleep 1; _i=$((_i + 1)); done
+while xl list | grep -q -- "$GUEST--incoming" && [ $_i -lt 120 ]; do nap 1; _i=$((_i + 1)); done
 xl list > $OUT/kill-xl-list-restarted.txt
 mark destination-restarted
 

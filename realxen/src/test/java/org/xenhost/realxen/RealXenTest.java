@@ -444,11 +444,27 @@ class RealXenTest {
         }
         assertGuestRanOn(run, "heartbeat-before", "heartbeats-after", "on the destination");
         onlyAtTheDestination(run);
+        // the guest's cpus= went through xenhost's config into the real libxl, and the migration carried it
+        String pinned = run.text("pinned-pcpus").trim();
+        assertTrue(pinned.matches("\\d+-\\d+"), "the scenario pinned the guest (lib.sh pvh_cfg): '" + pinned + "'");
+        assertEquals(pinned, hardAffinity(run.text("vcpu-list-before.txt")), "xl vcpu-list at the source");
+        assertEquals(pinned, hardAffinity(run.text("vcpu-list-after.txt")), "xl vcpu-list at the destination");
 
         // scenario 5, parity (recorded, not asserted): same guest, same boot, localhost
         System.out.println("parity (PVH, 128 MiB, localhost, TCG): xl migrate " + boot.scenario("xlmigrate").text("time-xl-migrate").trim()
                 + " s; xenhost migrate " + run.text("time-migrate").trim() + " s (migration " + done.get("elapsedMs").asLong()
                 + " ms, downtime " + done.get("downtimeMs").asLong() + " ms)");
+    }
+
+    /** The hard affinity of rxguest's vCPU 0 in {@code xl vcpu-list} (columns: name id vcpu cpu state time hard / soft). */
+    private static String hardAffinity(String vcpuList) {
+        for (String line : vcpuList.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 9 && f[0].equals("rxguest") && f[2].equals("0")) {
+                return f[6];
+            }
+        }
+        throw new AssertionError("no vCPU 0 of rxguest in xl vcpu-list:\n" + vcpuList);
     }
 
     /** The last event says the migration completed and carried at least {@code minBytes}; returns it. */

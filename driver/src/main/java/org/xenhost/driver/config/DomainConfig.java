@@ -122,6 +122,7 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
                     + pci.size() + " device(s): remove one or the other");
         }
         long rate = dirtyRate(cfg);
+        hardAffinity(cfg); // refused here, with the line, rather than when the guest starts
         return new DomainConfig(cfg, name, uuid, type, memory, maxmem, (int) vcpus, (int) maxVcpus,
                 cfg.string("kernel"), cfg.string("ramdisk"), cmdline(cfg), pci, rate);
     }
@@ -178,6 +179,16 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
         if (cmdline != null) {
             bInfo.put("cmdline", cmdline);
         }
+        List<Integer> pcpus = hardAffinity(cfg);
+        if (!pcpus.isEmpty()) {
+            // xl's cpus="..." (one string) pins every vCPU to the same set; libxl's JSON has one bitmap (the list of
+            // its set bits) per vCPU
+            ArrayNode perVcpu = bInfo.putArray("vcpu_hard_affinity");
+            for (int i = 0; i < maxVcpus; i++) {
+                ArrayNode bits = perVcpu.addArray();
+                pcpus.forEach(bits::add);
+            }
+        }
         bInfo.putObject("type." + type.name().toLowerCase(Locale.ROOT));
         if (!pci.isEmpty()) {
             ArrayNode devs = root.putArray("pcidevs");
@@ -229,6 +240,55 @@ public record DomainConfig(XlCfg cfg, String name, UUID uuid, DomainType type, l
             default -> throw new XlCfgException(cfg.source(), cfg.lineOf(cfg.has("type") ? "type" : "builder"),
                     "type \"" + t + "\" is not one of \"pv\", \"pvh\", \"hvm\"");
         };
+    }
+
+    private static final Pattern CPU_RANGE = Pattern.compile("(\\^?)(\\d{1,4})(?:-(\\d{1,4}))?");
+    private static final int MAX_PCPU = 4095;
+
+    /**
+     * xl.cfg's {@code cpus} as a string: the pCPUs every vCPU may run on, e.g. {@code "3-4"}, {@code "0,2-5,^3"},
+     * {@code "all"} (no pinning: an empty list). xl's per-vCPU list form and {@code nodes:} are refused by name.
+     */
+    static List<Integer> hardAffinity(XlCfg cfg) {
+        if (!cfg.has("cpus")) {
+            return List.of();
+        }
+        String src = cfg.source();
+        int line = cfg.lineOf("cpus");
+        String text;
+        try {
+            text = cfg.string("cpus");
+        } catch (IllegalArgumentException listForm) {
+            text = null;
+        }
+        if (text == null) {
+            throw new XlCfgException(src, line, "cpus as a list (one entry per vCPU) is not supported; give one string"
+                    + " for all vCPUs, e.g. cpus = \"2-3\"");
+        }
+        if (text.trim().equals("all")) {
+            return List.of();
+        }
+        java.util.BitSet set = new java.util.BitSet();
+        java.util.BitSet excluded = new java.util.BitSet();
+        for (String item : text.split(",", -1)) {
+            Matcher m = CPU_RANGE.matcher(item.trim());
+            if (!m.matches()) {
+                throw new XlCfgException(src, line, "cpus \"" + text + "\": \"" + item.trim() + "\" is not a pCPU number"
+                        + " or range (N, N-M, ^N to exclude; \"all\"; nodes: is not supported)");
+            }
+            int from = Integer.parseInt(m.group(2));
+            int to = m.group(3) == null ? from : Integer.parseInt(m.group(3));
+            if (to < from || to > MAX_PCPU) {
+                throw new XlCfgException(src, line, "cpus \"" + text + "\": range \"" + item.trim() + "\" must run upwards"
+                        + " and stay within pCPUs 0-" + MAX_PCPU);
+            }
+            (m.group(1).isEmpty() ? set : excluded).set(from, to + 1);
+        }
+        set.andNot(excluded);
+        if (set.isEmpty()) {
+            throw new XlCfgException(src, line, "cpus \"" + text + "\" leaves no pCPU to run on");
+        }
+        return set.stream().boxed().toList();
     }
 
     private static long positive(XlCfg cfg, String key, long dflt) {

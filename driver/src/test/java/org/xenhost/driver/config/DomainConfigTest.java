@@ -67,4 +67,29 @@ class DomainConfigTest {
         assertTrue(refusal("name = \"g\"\nemulated_dirty_rate = \"fast\"\n").contains("K, M or G suffix"));
         assertTrue(refusal("name = \"g\"\nuuid = \"not-a-uuid\"\n").contains("is not of the form"));
     }
+
+    @Test
+    void cpusPinsEveryVcpuAsXlDoesAndLibxlReadsItAsOneBitmapPerVcpu() throws Exception {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var b = json.readTree(read("name = \"g\"\nvcpus = 2\ncpus = \"3-4\"\n").toLibxlJson()).path("b_info");
+        assertEquals("[[3,4],[3,4]]", b.path("vcpu_hard_affinity").toString());
+        b = json.readTree(read("name = \"g\"\ncpus = \"0, 2-5,^3\"\n").toLibxlJson()).path("b_info");
+        assertEquals("[[0,2,4,5]]", b.path("vcpu_hard_affinity").toString(), "^N takes a pCPU out, as in xl");
+        b = json.readTree(read("name = \"g\"\nvcpus = 1\nmaxvcpus = 3\ncpus = \"7\"\n").toLibxlJson()).path("b_info");
+        assertEquals(3, b.path("vcpu_hard_affinity").size(), "every possible vCPU, hot-added ones too");
+        assertTrue(json.readTree(read("name = \"g\"\ncpus = \"all\"\n").toLibxlJson()).path("b_info")
+                .path("vcpu_hard_affinity").isMissingNode(), "all = not pinned");
+        assertTrue(json.readTree(read("name = \"g\"\n").toLibxlJson()).path("b_info")
+                .path("vcpu_hard_affinity").isMissingNode());
+    }
+
+    @Test
+    void cpusThatXenhostCannotHonourIsRefusedWithTheLineNotDropped() {
+        assertTrue(refusal("name = \"g\"\ncpus = \"nodes:0\"\n").startsWith("g.cfg:2: cpus \"nodes:0\""), "nodes: is xl's, not ours");
+        assertTrue(refusal("name = \"g\"\ncpus = \"5-3\"\n").contains("must run upwards"));
+        assertTrue(refusal("name = \"g\"\ncpus = \"9000\"\n").contains("is not a pCPU number") || refusal("name = \"g\"\ncpus = \"9000\"\n").contains("0-4095"));
+        assertTrue(refusal("name = \"g\"\ncpus = \"1,^1\"\n").contains("leaves no pCPU"));
+        assertTrue(refusal("name = \"g\"\ncpus = \"../1\"\n").contains("\"../1\" is not a pCPU number"));
+        assertTrue(refusal("name = \"g\"\ncpus = [\"1\", \"2\"]\n").contains("cpus as a list (one entry per vCPU) is not supported"));
+    }
 }
