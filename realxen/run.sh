@@ -71,7 +71,7 @@ fi
 # the device to pass through; -no-reboot so a crash ends the run instead of looping. Ours on top: Xen's null
 # scheduler with dom0 (1 vCPU) pinned to pCPU 0 and -smp 3, because dom0 processes got a wrong FS base once a PVH
 # guest had run on dom0's pCPU under TCG (README.md); thread=single booted faster on this loaded machine.
-qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 14 -nographic -no-reboot
+qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max,-rdtscp -m 3072 -smp 3 -nographic -no-reboot
   -machine q35 -device intel-iommu,intremap=on
   -kernel "$build/xen"
   -append "sched=null dom0_max_vcpus=1 dom0_vcpus_pin dom0_mem=1024M,max:1024M console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all smap=0 smep=0"

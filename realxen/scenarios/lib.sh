@@ -99,7 +99,12 @@ java_up() {
 # count for the new one); copies the JVMs' logs on exit.
 fresh_start() {
   trap 'cp /run/xenhostd.log /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
-  for d in $GUEST $GUEST--incoming $GUEST--migratedaway; do xl destroy $d 2>/dev/null || true; done
+  for d in $GUEST $GUEST--incoming $GUEST--migratedaway; do
+    # xenhostd forgets a guest only when it is the one destroying it (see the closing note of session 5): a guest an
+    # earlier attempt left (its kernel panicked, so its save failed) would make a retry's `xh create` refuse the name
+    if alive /run/xenhostd.pid && alive /run/realxen-cli.pid; then xh destroy $d > /dev/null 2>&1 || true; fi
+    xl destroy $d 2>/dev/null || true
+  done
   for _f in /var/log/xen/console/guest-*.log; do [ ! -f "$_f" ] || : > "$_f"; done
 }
 
@@ -107,24 +112,6 @@ fresh_start() {
 heartbeat() {
   _n=$(grep -o 'heartbeat [0-9]*' "/var/log/xen/console/guest-$1.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2)
   echo "${_n:--1}"
-}
-
-# A config for a new PVH guest, pinned to two pCPUs no guest has used in this boot (prints its path). Under TCG a
-# PVH guest's kernel now and then dies on a corrupt TSS/GS state, never the first guest of a boot (README.md, "Guest
-# crashes under TCG"): our reading is state a pCPU keeps from the SVM guest that ran there before. Xen's null
-# scheduler puts an unpinned vCPU on the lowest free pCPU, so every guest used to land on pCPU 1. The pair is for the
-# copy a migration makes while the original still runs; PV guests (unpinned) keep to pCPUs 1-2. When the fresh
-# pCPUs (run.sh gives QEMU 14) run out, the guest is unpinned.
-pvh_cfg() {
-  _ncpu=$(xl info | awk '/^nr_cpus/ {print $3}')
-  _first=3; [ ! -s /run/next-free-pcpu ] || read -r _first < /run/next-free-pcpu
-  if [ $((_first + 1)) -lt "${_ncpu:-0}" ]; then
-    echo $((_first + 2)) > /run/next-free-pcpu
-    { cat /share/guest.cfg; echo "cpus = \"$_first-$((_first + 1))\""; } > /run/guest-pcpu$_first.cfg
-    echo /run/guest-pcpu$_first.cfg
-  else
-    echo /share/guest.cfg
-  fi
 }
 
 # Whether guest $1's kernel has died (its console shows a panic). Under TCG a PVH guest's kernel now and then

@@ -11,7 +11,7 @@
 fresh_start
 mark scenario-saverestore
 timed jvms-up java_up
-timed create xh create "$(pvh_cfg)"
+timed create xh create /share/guest.cfg
 wait_heartbeat $GUEST 2 300   # a few beats, so "continues" and "restarted" differ
 mark guest-alive
 log=/var/log/xen/console/guest-$GUEST.log

@@ -5,7 +5,7 @@
 # Evidence for SameHostMigrationRealXenTest:
 #   migrate.jsonl    the migrate command's --json events; time-migrate its wall time
 #   heartbeat-before / heartbeats-after, xl-list-after.txt, list-src.json / list-dst.json
-#   pinned-pcpus     the guest's cpus= (pvh_cfg); vcpu-list-before.txt / vcpu-list-after.txt: xl vcpu-list of the
+#   pinned-pcpus     the guest's cpus= (guest.cfg); vcpu-list-before.txt / vcpu-list-after.txt: xl vcpu-list of the
 #                    guest before and after (real libxl applied xenhost's affinity, and the migration carried it)
 . /share/lib.sh
 fresh_start
@@ -19,9 +19,8 @@ if [ -f /run/xhlive-attempted ] || ! alive /run/xenhostd-src.pid || ! alive /run
 fi
 touch /run/xhlive-attempted
 mark daemons-up
-cfg=$(pvh_cfg)
-sed -n 's/^cpus = "\(.*\)"$/\1/p' "$cfg" > $OUT/pinned-pcpus
-timed create xs create "$cfg"
+sed -n 's/^cpus = "\(.*\)"$/\1/p' /share/guest.cfg > $OUT/pinned-pcpus
+timed create xs create /share/guest.cfg
 xl vcpu-list $GUEST > $OUT/vcpu-list-before.txt
 wait_heartbeat $GUEST 0 300
 mark guest-alive

@@ -5,7 +5,7 @@
 . /share/lib.sh
 fresh_start
 log=/var/log/xen/console/guest-$GUEST.log
-timed xl-create xl create "$(pvh_cfg)"
+timed xl-create xl create /share/guest.cfg
 wait_heartbeat $GUEST 2 300
 heartbeat $GUEST > $OUT/heartbeat-before
 lines=$(wc -l < $log)

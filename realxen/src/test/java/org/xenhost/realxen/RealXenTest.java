@@ -446,7 +446,7 @@ class RealXenTest {
         onlyAtTheDestination(run);
         // the guest's cpus= went through xenhost's config into the real libxl, and the migration carried it
         String pinned = run.text("pinned-pcpus").trim();
-        assertTrue(pinned.matches("\\d+-\\d+"), "the scenario pinned the guest (lib.sh pvh_cfg): '" + pinned + "'");
+        assertTrue(pinned.matches("\\d+-\\d+"), "guest.cfg pins the guest: '" + pinned + "'");
         assertEquals(pinned, hardAffinity(run.text("vcpu-list-before.txt")), "xl vcpu-list at the source");
         assertEquals(pinned, hardAffinity(run.text("vcpu-list-after.txt")), "xl vcpu-list at the destination");
 
