@@ -270,6 +270,7 @@ public final class XenDriver implements Driver {
 
     @Override
     public List<DomainSummary> list(boolean all) {
+        settleVanished();
         List<DomainSummary> out = new ArrayList<>();
         Set<String> ours = new HashSet<>();
         for (Entry e : domains.values()) {
@@ -358,6 +359,7 @@ public final class XenDriver implements Driver {
         DomainConfig cfg = parse(xlCfg, source);
         UUID uuid = cfg.uuid() != null ? cfg.uuid() : UUID.randomUUID();
         cfg = cfg.withUuid(uuid);
+        settleVanished();
         Entry existing = domains.get(uuid.toString());
         synchronized (this) { // define/undefine only: name uniqueness spans domains, held for microseconds
             checkUnique(cfg, existing);
@@ -402,6 +404,7 @@ public final class XenDriver implements Driver {
         UUID uuid = cfg.uuid() != null ? cfg.uuid() : UUID.randomUUID();
         cfg = cfg.withUuid(uuid);
         Entry e;
+        settleVanished();
         synchronized (this) {
             checkUnique(cfg, domains.get(uuid.toString()));
             if (domains.containsKey(uuid.toString())) {
@@ -727,6 +730,7 @@ public final class XenDriver implements Driver {
     private Entry transientFromJson(String json, String uuid, String name, boolean adopting) throws IOException {
         String xlCfg = LibxlJson.toXlCfg(json);
         DomainConfig cfg = parse(xlCfg, "saved configuration of " + name);
+        settleVanished();
         synchronized (this) {
             checkUnique(cfg, null, adopting ? UUID.fromString(uuid) : null);
             DomainRecord r = new DomainRecord(uuid, cfg.name(), null, RunState.SHUT_OFF, false, null);
@@ -1328,6 +1332,47 @@ public final class XenDriver implements Driver {
         persist(off);
         domains.put(r.uuid(), new Entry(off, now.config()));
         log.info("domain {} {}", r.name(), how);
+    }
+
+    /**
+     * Settles our domains that left Xen without us (xl destroy, a crashed guest cleaned up by another tool) the way
+     * our own destroy would have: devices back to the host, a transient domain forgotten, a persistent one shut off.
+     * The startup reconciliation does the same for what left while no daemon ran; this covers what leaves while one
+     * runs, so the name is free and the devices are released as soon as Xen has let go (libvirt's libxl driver
+     * learns this from libxl's domain-death event; listing is enough here, as every caller that cares lists first).
+     * A domain with a job in progress is its job's business and is left alone.
+     */
+    private void settleVanished() {
+        List<DomainInfo> xen = null;
+        for (Entry e : domains.values()) {
+            DomainRecord r = e.record();
+            if (r.domid() == null || r.state() == RunState.SHUT_OFF || jobs.current(r.uuid()).isPresent()) {
+                continue;
+            }
+            if (xen == null) {
+                xen = xenDomains();
+            }
+            if (liveCopy(r, xen.stream().filter(d -> d.uuid().toString().equalsIgnoreCase(r.uuid())).toList()) != null) {
+                continue;
+            }
+            Job job;
+            try {
+                job = jobs.begin(r.uuid(), r.name(), JobKind.DESTROY);
+            } catch (BusyException | InterruptedException busy) {
+                if (busy instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+                continue; // a job took the domain meanwhile: it settles it
+            }
+            try (job) {
+                Entry now = domains.get(r.uuid());
+                if (now != null && now.record().domid() != null && now.record().domid().equals(r.domid())) {
+                    log.warn("domain {} (domid {}) is gone from Xen without xenhost (destroyed by another tool, or crashed"
+                            + " and cleaned up)", r.name(), r.domid());
+                    stopped(now, "settled after leaving Xen");
+                }
+            }
+        }
     }
 
     private Job begin(Entry e, JobKind kind) {

@@ -93,6 +93,34 @@ class XenDriverTest {
         assertEquals(DriverError.NOT_FOUND, assertThrows(DriverException.class, () -> driver.info("vm1")).error());
     }
 
+    /**
+     * A guest destroyed behind xenhostd's back (xl destroy; on real Xen also a crashed guest another tool cleaned up)
+     * is settled while the daemon runs, as at a restart: a transient one is forgotten, so its name can be used again
+     * (real-Xen CI once saw "a domain named 'rxguest' already exists" for a guest xl had destroyed long before); a
+     * persistent one is shut off and starts again.
+     */
+    @Test
+    void aGuestDestroyedBehindTheDaemonsBackIsSettledWhileItRuns() throws Exception {
+        int temp = driver.createTransient(cfg("temp", 32), "temp.cfg").domid();
+        driver.define(cfg("kept", 32), "kept.cfg");
+        int kept = driver.start("kept").domid();
+        libxl.destroy(temp);
+        libxl.destroy(kept);
+
+        List<DomainSummary> all = driver.list(true);
+        assertTrue(all.stream().noneMatch(s -> s.name().equals("temp")), "the transient guest is forgotten: " + all);
+        assertEquals("shut-off", all.stream().filter(s -> s.name().equals("kept")).findFirst().orElseThrow().state(), all.toString());
+        assertEquals("running", driver.createTransient(cfg("temp", 32), "temp.cfg").state(), "its name is free again");
+        assertEquals("running", driver.start("kept").state());
+    }
+
+    @Test
+    void theNameOfAGuestDestroyedBehindTheDaemonsBackIsFreeWithoutAListFirst() throws Exception {
+        int temp = driver.createTransient(cfg("again", 32), "again.cfg").domid();
+        libxl.destroy(temp);
+        assertEquals("running", driver.createTransient(cfg("again", 32), "again.cfg").state());
+    }
+
     @Test
     void stateSurvivesADriverRestartAndGoneDomainsAreShutOff() throws Exception {
         driver.define(cfg("keep", 32), "keep.cfg");
