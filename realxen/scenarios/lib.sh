@@ -100,8 +100,8 @@ java_up() {
 fresh_start() {
   trap 'cp /run/xenhostd.log /run/cli-server.log $OUT/ 2>/dev/null || true' EXIT
   for d in $GUEST $GUEST--incoming $GUEST--migratedaway; do
-    # xenhostd forgets a guest only when it is the one destroying it (see the closing note of session 5): a guest an
-    # earlier attempt left (its kernel panicked, so its save failed) would make a retry's `xh create` refuse the name
+    # through xenhostd first when it runs, so it lets go of a guest an earlier attempt left (its kernel panicked, so
+    # its save failed) at once; it would also settle one xl destroyed, but only when next asked
     if alive /run/xenhostd.pid && alive /run/realxen-cli.pid; then xh destroy $d > /dev/null 2>&1 || true; fi
     xl destroy $d 2>/dev/null || true
   done
