@@ -270,7 +270,8 @@ public final class XenDriver implements Driver {
 
     @Override
     public List<DomainSummary> list(boolean all) {
-        settleVanished();
+        List<DomainInfo> xen = xenDomains();
+        settleVanished(xen);
         List<DomainSummary> out = new ArrayList<>();
         Set<String> ours = new HashSet<>();
         for (Entry e : domains.values()) {
@@ -280,7 +281,7 @@ public final class XenDriver implements Driver {
                 out.add(summary(e));
             }
         }
-        for (DomainInfo d : xenDomains()) {
+        for (DomainInfo d : xen) {
             if (d.domid() == 0) {
                 // the host itself: always running, never a guest to adopt or destroy
                 out.add(new DomainSummary(d.name() == null ? DOM0_NAME : d.name(), d.uuid().toString(), 0, "running", true,
@@ -1343,7 +1344,11 @@ public final class XenDriver implements Driver {
      * A domain with a job in progress is its job's business and is left alone.
      */
     private void settleVanished() {
-        List<DomainInfo> xen = null;
+        settleVanished(null);
+    }
+
+    /** @param xen Xen's domains if the caller has just read them; null: read them if any domain needs it */
+    private void settleVanished(List<DomainInfo> xen) {
         for (Entry e : domains.values()) {
             DomainRecord r = e.record();
             if (r.domid() == null || r.state() == RunState.SHUT_OFF || jobs.current(r.uuid()).isPresent()) {
