@@ -233,6 +233,36 @@ final class DaemonProcess implements AutoCloseable {
         return r.out();
     }
 
+    /**
+     * The domain's state on this daemon ("running", "paused", ...); for a migration's copy ("NAME--incoming") its
+     * name and state ("NAME--incoming:paused"); null if this daemon does not have it.
+     */
+    String domainState(String name) throws IOException {
+        for (com.fasterxml.jackson.databind.JsonNode n : JSON.readTree(ok("list", "--all", "--json"))) {
+            String listed = n.path("name").asText();
+            if (listed.equals(name)) {
+                return n.path("state").asText();
+            }
+            if (listed.startsWith(name + "--")) {
+                return listed + ":" + n.path("state").asText();
+            }
+        }
+        return null;
+    }
+
+    /** Polls {@code cond} every 50 ms until it holds; fails after 90 s naming {@code what}. */
+    static void await(String what, java.util.function.BooleanSupplier cond) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     @Override
     public void close() throws InterruptedException {
         if (process != null && process.isAlive()) {

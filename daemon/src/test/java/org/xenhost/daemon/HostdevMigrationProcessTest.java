@@ -29,8 +29,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -142,28 +140,11 @@ class HostdevMigrationProcessTest {
         return JSON.readTree(d.ok("dominfo", name, "--json"));
     }
 
-    private static String state(DaemonProcess d, String name) throws IOException {
-        for (JsonNode n : JSON.readTree(d.ok("list", "--all", "--json"))) {
-            if (n.path("name").asText().equals(name) || n.path("name").asText().startsWith(name + "--")) {
-                return n.path("name").asText().equals(name) ? n.path("state").asText() : n.path("name").asText() + ":" + n.path("state").asText();
-            }
-        }
-        return null;
-    }
 
-    private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
-    }
 
     /** The guest runs on the source with its own VF, on pciback and owned by it, as before the attempt. */
     private static void keepsItsDevice(DaemonProcess a, String name) throws IOException {
-        assertEquals("running", state(a, name));
+        assertEquals("running", a.domainState(name));
         assertEquals("pciback", driver(a, SRC_VF));
         assertEquals(name, owner(a, SRC_VF));
         assertTrue(dominfo(a, name).path("devices").toString().contains(SRC_VF), dominfo(a, name).toString());
@@ -185,14 +166,14 @@ class HostdevMigrationProcessTest {
             assertTrue(refused.err().contains(SRC_VF) && refused.err().contains("log-dirty")
                     && refused.err().contains("--hostdev-policy=replug"), refused.err());
             keepsItsDevice(p.a, "nic");
-            assertNull(state(p.b, "nic"));
+            assertNull(p.b.domainState("nic"));
 
             // replug: the destination's only assignable 10ca VF (of a 10c9 PF) takes the source VF's place
             String out = p.a.ok("migrate", "nic", p.destB(), "--hostdev-policy=replug");
             assertTrue(out.contains("replugged: " + SRC_VF + " -> " + DST_VF), out);
-            await("nic running on b only", () -> {
+            DaemonProcess.await("nic running on b only", () -> {
                 try {
-                    return "running".equals(state(p.b, "nic")) && state(p.a, "nic") == null;
+                    return "running".equals(p.b.domainState("nic")) && p.a.domainState("nic") == null;
                 } catch (IOException e) {
                     return false;
                 }
@@ -240,7 +221,7 @@ class HostdevMigrationProcessTest {
                 assertEquals("ROLLED_BACK", e.path("phase").asText(), e.toString());
                 assertTrue(e.path("message").asText().contains("the destination refused"), e.toString());
             }
-            assertNull(state(p.b, "nic"));
+            assertNull(p.b.domainState("nic"));
             assertFalse(p.b.log().contains("--incoming"), p.b.log());
             assertEquals("pciback", driver(p.b, DST_VF), "still assignable at the destination");
             assertNull(owner(p.b, DST_VF));
@@ -270,9 +251,9 @@ class HostdevMigrationProcessTest {
             assertEquals(1, r.exit(), r.out());
             keepsItsDevice(p.a, "nic");
             p.b.env("XENHOST_MIGRATION_HALT_AT", null).start();
-            await("the destination's half copy destroyed", () -> {
+            DaemonProcess.await("the destination's half copy destroyed", () -> {
                 try {
-                    return state(p.b, "nic") == null;
+                    return p.b.domainState("nic") == null;
                 } catch (IOException e) {
                     return false;
                 }
@@ -286,7 +267,7 @@ class HostdevMigrationProcessTest {
             assertTrue(p.a.awaitExit(30));
             assertEquals("pciback", driver(p.a, SRC_VF), "detached, in the pool, while the source is down");
             p.a.env("XENHOST_MIGRATION_HALT_AT", null).start();
-            await("the source's guest with its VF again", () -> {
+            DaemonProcess.await("the source's guest with its VF again", () -> {
                 try {
                     keepsItsDevice(p.a, "nic");
                     return true;
@@ -330,7 +311,7 @@ class HostdevMigrationProcessTest {
             assertTrue(vf.managed());
             assertTrue(cookie.replug().isEmpty());
             assertFalse(cookie.configJson().contains("pcidevs"), "the restored config has no devices: " + cookie.configJson());
-            assertEquals("running", state(p.a, "nic"), "begin has no side effect");
+            assertEquals("running", p.a.domainState("nic"), "begin has no side effect");
             assertEquals("nic", owner(p.a, SRC_VF));
 
             MigrationCookie prepared = b.migratePrepare(cookie);
@@ -345,14 +326,14 @@ class HostdevMigrationProcessTest {
             MigrationStats performed = a.migratePerform("nic", cookie, p.destB());
             assertEquals(Map.of(SRC_VF, DST_VF), performed.replugged());
             assertEquals("migrated-away", performed.phase());
-            assertEquals("running", state(p.b, "nic"), "the destination finished: the guest runs there");
+            assertEquals("running", p.b.domainState("nic"), "the destination finished: the guest runs there");
             assertEquals("nic", owner(p.b, DST_VF));
             DriverException twice = assertThrows(DriverException.class, () -> a.migratePerform("nic", cookie, p.destB()));
             assertEquals(DriverError.INVALID_INPUT, twice.error(), twice.getMessage());
 
             MigrationStats confirmed = a.migrateConfirm(cookie.id());
             assertEquals("completed", confirmed.outcome());
-            assertNull(state(p.a, "nic"));
+            assertNull(p.a.domainState("nic"));
             assertEquals("igbvf", driver(p.a, SRC_VF), "confirm gave the managed VF back to igbvf");
             DriverException again = assertThrows(DriverException.class, () -> a.migrateConfirm(cookie.id()));
             assertTrue(again.getMessage().contains("committed"), again.getMessage());
@@ -413,18 +394,18 @@ class HostdevMigrationProcessTest {
             p.a.ok("create", guestWithVf("nic").toString());
             p.a.cli("migrate", "nic", p.destB(), "--hostdev-policy=replug");
             assertTrue(p.a.awaitExit(30));
-            await("nic running on b with its VF", () -> {
+            DaemonProcess.await("nic running on b with its VF", () -> {
                 try {
-                    return "running".equals(state(p.b, "nic")) && "nic".equals(owner(p.b, DST_VF));
+                    return "running".equals(p.b.domainState("nic")) && "nic".equals(owner(p.b, DST_VF));
                 } catch (IOException e) {
                     return false;
                 }
             });
             assertEquals("pciback", driver(p.a, SRC_VF), "in the source's pool while the source is down");
             p.a.env("XENHOST_MIGRATION_HALT_AT", null).start();
-            await("the source copy gone and its VF back on igbvf", () -> {
+            DaemonProcess.await("the source copy gone and its VF back on igbvf", () -> {
                 try {
-                    return state(p.a, "nic") == null && "igbvf".equals(driver(p.a, SRC_VF));
+                    return p.a.domainState("nic") == null && "igbvf".equals(driver(p.a, SRC_VF));
                 } catch (IOException e) {
                     return false;
                 }

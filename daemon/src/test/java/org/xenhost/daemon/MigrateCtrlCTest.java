@@ -1,6 +1,5 @@
 package org.xenhost.daemon;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -20,7 +19,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,7 +44,7 @@ class MigrateCtrlCTest {
     public static final class EarlySignal {
         public static void main(String[] args) throws Exception {
             Thread command = new Thread(() -> {
-                while (!shuttingDown()) {
+                while (!JvmShutdown.inProgress()) {
                     try {
                         Thread.sleep(1);
                     } catch (InterruptedException e) {
@@ -71,16 +69,6 @@ class MigrateCtrlCTest {
             Thread.sleep(Long.MAX_VALUE);
         }
 
-        private static boolean shuttingDown() {
-            Thread probe = new Thread(() -> { });
-            try {
-                Runtime.getRuntime().addShutdownHook(probe);
-                Runtime.getRuntime().removeShutdownHook(probe);
-                return false;
-            } catch (IllegalStateException yes) {
-                return true;
-            }
-        }
     }
 
     private Path pki() throws IOException {
@@ -125,24 +113,7 @@ class MigrateCtrlCTest {
         assertEquals(0, kill.waitFor());
     }
 
-    private static String state(DaemonProcess d, String name) throws IOException {
-        for (JsonNode n : JSON.readTree(d.ok("list", "--all", "--json"))) {
-            if (n.path("name").asText().equals(name) || n.path("name").asText().startsWith(name + "--")) {
-                return n.path("name").asText().equals(name) ? n.path("state").asText() : n.path("name").asText() + ":" + n.path("state").asText();
-            }
-        }
-        return null;
-    }
 
-    private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
-    }
 
     /**
      * CI's case: SIGINT a moment before {@code migrate} arms its hook. The JVM refused the hook ("Shutdown in
@@ -169,7 +140,7 @@ class MigrateCtrlCTest {
             } finally {
                 p.destroyForcibly();
             }
-            assertEquals("running", state(a, "web"));
+            assertEquals("running", a.domainState("web"));
             assertEquals("none", JSON.readTree(a.ok("domjobinfo", "web", "--json")).path("state").asText());
             Path journals = a.stateDir.resolve("migrations");
             try (var files = Files.exists(journals) ? Files.list(journals) : java.util.stream.Stream.<Path>empty()) {
@@ -189,7 +160,7 @@ class MigrateCtrlCTest {
             try {
                 CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
                 CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-                await("the stream under way", () -> {
+                DaemonProcess.await("the stream under way", () -> {
                     DaemonProcess.Cli r = a.cli("domjobinfo", "shop", "--json");
                     try {
                         return r.exit() == 0 && JSON.readTree(r.out()).path("migration").path("bytes").asLong() > (8 << 20);
@@ -206,10 +177,10 @@ class MigrateCtrlCTest {
             } finally {
                 p.destroyForcibly();
             }
-            assertEquals("running", state(a, "shop"));
-            await("no copy of shop left on b", () -> {
+            assertEquals("running", a.domainState("shop"));
+            DaemonProcess.await("no copy of shop left on b", () -> {
                 try {
-                    return state(b, "shop") == null;
+                    return b.domainState("shop") == null;
                 } catch (IOException | RuntimeException | AssertionError e) {
                     return false;
                 }

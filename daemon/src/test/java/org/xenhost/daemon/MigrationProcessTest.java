@@ -82,30 +82,12 @@ class MigrationProcessTest {
         return f;
     }
 
-    /** The domain's state on a daemon ("running", "paused", ...), or null if that daemon does not have it. */
-    private static String state(DaemonProcess d, String name) throws IOException {
-        for (JsonNode n : JSON.readTree(d.ok("list", "--all", "--json"))) {
-            if (n.path("name").asText().equals(name) || n.path("name").asText().startsWith(name + "--")) {
-                return n.path("name").asText().equals(name) ? n.path("state").asText() : n.path("name").asText() + ":" + n.path("state").asText();
-            }
-        }
-        return null;
-    }
 
-    private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
-    }
 
     private static BooleanSupplier stateIs(DaemonProcess d, String name, String want) {
         return () -> {
             try {
-                return java.util.Objects.equals(state(d, name), want);
+                return java.util.Objects.equals(d.domainState(name), want);
             } catch (IOException | RuntimeException | AssertionError e) {
                 return false;
             }
@@ -127,9 +109,9 @@ class MigrationProcessTest {
 
     /** Exactly one copy runs: on {@code runs}, and {@code other} has no copy left at all. */
     private static void exactlyOneCopy(DaemonProcess runs, DaemonProcess other, String name) throws Exception {
-        await(name + " running on one side and gone from the other", () -> {
+        DaemonProcess.await(name + " running on one side and gone from the other", () -> {
             try {
-                return "running".equals(state(runs, name)) && state(other, name) == null;
+                return "running".equals(runs.domainState(name)) && other.domainState(name) == null;
             } catch (IOException | RuntimeException | AssertionError e) {
                 return false;
             }
@@ -176,8 +158,8 @@ class MigrationProcessTest {
             DaemonProcess.Cli r = p.a.cli("migrate", "big", p.destB());
             assertEquals(1, r.exit(), r.err());
             assertTrue(r.err().contains("needs 512 MiB") && r.err().contains("free"), r.err());
-            assertEquals("running", state(p.a, "big"));
-            assertNull(state(p.b, "big"));
+            assertEquals("running", p.a.domainState("big"));
+            assertNull(p.b.domainState("big"));
         }
     }
 
@@ -192,8 +174,8 @@ class MigrationProcessTest {
             DaemonProcess.Cli r = p.a.cli("migrate", "db", p.destB());
             assertEquals(1, r.exit(), r.err());
             assertTrue(r.err().contains("127.0.0.1"), r.err());
-            assertEquals("running", state(p.a, "db"));
-            assertNull(state(p.b, "db"));
+            assertEquals("running", p.a.domainState("db"));
+            assertNull(p.b.domainState("db"));
             long[] after = p.a.fdsAndThreads();
             assertTrue(after[0] <= before[0] + 2, "no leaked descriptors: " + before[0] + " -> " + after[0]);
         }
@@ -209,16 +191,16 @@ class MigrationProcessTest {
             p.a.ok("list"); // warm the admin path before counting
             long[] before = p.a.fdsAndThreads();
             CompletableFuture<DaemonProcess.Cli> m = CompletableFuture.supplyAsync(() -> p.a.cli("migrate", "web", p.destB(), "--bandwidth", "16"));
-            await("the stream under way", () -> sent(p.a, "web") > (8 << 20));
+            DaemonProcess.await("the stream under way", () -> sent(p.a, "web") > (8 << 20));
             p.b.kill9();
             DaemonProcess.Cli r = m.get(60, TimeUnit.SECONDS);
             assertEquals(1, r.exit(), r.out());
-            assertEquals("running", state(p.a, "web"));
+            assertEquals("running", p.a.domainState("web"));
             // the restarted destination destroys the half-received copy it journaled
             p.b.start();
             exactlyOneCopy(p.a, p.b, "web");
             // admin connection threads idle out after 30 s; anything the migration leaked would stay
-            await("the source's descriptors and threads back to their level before the migration", () -> {
+            DaemonProcess.await("the source's descriptors and threads back to their level before the migration", () -> {
                 try {
                     long[] after = p.a.fdsAndThreads();
                     return after[0] <= before[0] + 1 && after[1] <= before[1] + 1;
@@ -242,7 +224,7 @@ class MigrationProcessTest {
             p.a.ok("create", cfg("shop", 256, "64M").toString());
             CompletableFuture<DaemonProcess.Cli> m = CompletableFuture.supplyAsync(
                     () -> p.a.cli("migrate", "shop", p.destB(), "--bandwidth", "16", "--json"));
-            await("the stream under way", () -> sent(p.a, "shop") > (8 << 20));
+            DaemonProcess.await("the stream under way", () -> sent(p.a, "shop") > (8 << 20));
             assertEquals("Job on shop aborted", p.a.ok("domjobabort", "shop").trim());
             DaemonProcess.Cli r = m.get(60, TimeUnit.SECONDS);
             assertEquals(1, r.exit(), r.out());
@@ -250,10 +232,10 @@ class MigrationProcessTest {
             JsonNode last = JSON.readTree(lines[lines.length - 1]);
             assertEquals("failed", last.path("event").asText(), r.out());
             assertTrue(last.path("message").asText().contains("aborted"), last.toString());
-            assertEquals("running", state(p.a, "shop"));
+            assertEquals("running", p.a.domainState("shop"));
             exactlyOneCopy(p.a, p.b, "shop");
             assertTrue(journalPhases(tmp.resolve("a/state")).contains("rolled-back"), "source journal: " + journalPhases(tmp.resolve("a/state")));
-            await("the destination journals its copy destroyed", () -> journalPhases(tmp.resolve("b/state")).contains("destroyed"));
+            DaemonProcess.await("the destination journals its copy destroyed", () -> journalPhases(tmp.resolve("b/state")).contains("destroyed"));
         }
     }
 
@@ -278,7 +260,7 @@ class MigrationProcessTest {
             p.a.ok("create", cfg("web", 256, "64M").toString());
             Thread.sleep(1500);
             CompletableFuture.runAsync(() -> p.a.cli("migrate", "web", p.destB(), "--bandwidth", "16"));
-            await("the stream under way", () -> sent(p.a, "web") > (8 << 20));
+            DaemonProcess.await("the stream under way", () -> sent(p.a, "web") > (8 << 20));
             p.a.kill9();
             p.a.start();
             exactlyOneCopy(p.a, p.b, "web");

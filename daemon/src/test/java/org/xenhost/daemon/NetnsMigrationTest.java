@@ -107,15 +107,6 @@ class NetnsMigrationTest {
         return null;
     }
 
-    private static void await(String what, BooleanSupplier cond) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
-    }
 
     private static BooleanSupplier oneCopy(DaemonProcess runs, DaemonProcess other, String name) {
         return () -> {
@@ -138,7 +129,7 @@ class NetnsMigrationTest {
             JsonNode last = JSON.readTree(lines[lines.length - 1]);
             assertEquals("completed", last.path("event").asText(), out);
             assertTrue(last.path("downtimeMs").asLong(-1) >= 0, last.toString());
-            await("web on b only", oneCopy(b, a, "web"));
+            DaemonProcess.await("web on b only", oneCopy(b, a, "web"));
         }
     }
 
@@ -149,7 +140,7 @@ class NetnsMigrationTest {
             a.ok("create", cfg("web", 256, "64M").toString());
             Thread.sleep(1500);
             CompletableFuture<DaemonProcess.Cli> m = CompletableFuture.supplyAsync(() -> a.cli("migrate", "web", ipB + ":16514", "--bandwidth", "16"));
-            await("the stream under way", () -> {
+            DaemonProcess.await("the stream under way", () -> {
                 DaemonProcess.Cli r = a.cli("domjobinfo", "web", "--json");
                 try {
                     return r.exit() == 0 && JSON.readTree(r.out()).path("migration").path("bytes").asLong() > (8 << 20);
@@ -160,7 +151,7 @@ class NetnsMigrationTest {
             sh("ip", "-n", nsA, "link", "set", vethA, "down");
             DaemonProcess.Cli r = m.get(120, TimeUnit.SECONDS);
             assertEquals(1, r.exit(), r.out());
-            await("web on a only", oneCopy(a, b, "web"));
+            DaemonProcess.await("web on a only", oneCopy(a, b, "web"));
             assertNull(state(b, "web"));
         }
     }

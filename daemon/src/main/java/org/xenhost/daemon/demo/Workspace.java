@@ -1,5 +1,7 @@
 package org.xenhost.daemon.demo;
 
+import org.xenhost.daemon.JvmShutdown;
+
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -119,19 +121,9 @@ public final class Workspace implements AutoCloseable {
      * tries to add, a daemon already stopped) before the hook thread has run a single line.
      */
     public boolean interrupted() {
-        return interrupted || jvmShuttingDown();
+        return interrupted || JvmShutdown.inProgress();
     }
 
-    private static boolean jvmShuttingDown() {
-        Thread probe = new Thread(() -> { }, "xenhost-demo-shutdown-probe");
-        try {
-            Runtime.getRuntime().addShutdownHook(probe);
-            Runtime.getRuntime().removeShutdownHook(probe);
-            return false;
-        } catch (IllegalStateException shuttingDown) {
-            return true;
-        }
-    }
 
     /** True once the directory and everything registered are gone. */
     public synchronized boolean closed() {

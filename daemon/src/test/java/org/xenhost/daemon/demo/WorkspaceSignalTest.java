@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.xenhost.daemon.JvmShutdown;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,33 +32,16 @@ class WorkspaceSignalTest {
             Files.writeString(ws.dir().resolve("state"), "something the demo made\n");
             System.out.println("dir " + ws.dir());
             System.out.flush();
-            while (true) {
-                try {
-                    Thread t = new Thread(() -> { });
-                    Runtime.getRuntime().addShutdownHook(t);
-                    Runtime.getRuntime().removeShutdownHook(t);
-                } catch (IllegalStateException shuttingDown) {
-                    System.out.println("interrupted " + ws.interrupted());
-                    System.out.flush();
-                    ws.close();
-                    Thread.sleep(Long.MAX_VALUE); // as Main's System.exit would: the JVM halts when the hooks are done
-                }
+            while (!JvmShutdown.inProgress()) {
                 Thread.sleep(1);
             }
+            System.out.println("interrupted " + ws.interrupted());
+            System.out.flush();
+            ws.close();
+            Thread.sleep(Long.MAX_VALUE); // as Main's System.exit would: the JVM halts when the hooks are done
         }
     }
 
-    /** True once the JVM is stopping (a signal came): it then refuses new shutdown hooks. */
-    static boolean shuttingDown() {
-        Thread probe = new Thread(() -> { });
-        try {
-            Runtime.getRuntime().addShutdownHook(probe);
-            Runtime.getRuntime().removeShutdownHook(probe);
-            return false;
-        } catch (IllegalStateException yes) {
-            return true;
-        }
-    }
 
     /**
      * Runs {@code work} on a thread of its own once the JVM is stopping, as the demo's thread runs on after Ctrl-C; a
@@ -67,7 +51,7 @@ class WorkspaceSignalTest {
     static void afterTheSignal(java.util.concurrent.Callable<?> work) throws InterruptedException {
         Thread demo = new Thread(() -> {
             try {
-                while (!shuttingDown()) {
+                while (!JvmShutdown.inProgress()) {
                     Thread.sleep(1);
                 }
                 work.call();
