@@ -33,7 +33,7 @@ class MigrateCommandTest {
         args[1] = "web";
         args[2] = "host-b:7102";
         System.arraycopy(flags, 0, args, 3, flags.length);
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = Main.commandLine(args);
         CommandLine.ParseResult r = cl.parseArgs(args);
         MigrateCommand m = (MigrateCommand) r.subcommand().commandSpec().userObject();
         return m.options();
