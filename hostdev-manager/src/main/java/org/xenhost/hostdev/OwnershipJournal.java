@@ -11,12 +11,16 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,6 +55,7 @@ public final class OwnershipJournal implements AutoCloseable {
     /** Why the journal refuses records after a failed fsync; null while healthy. */
     private volatile String failed;
     private final Sync sync;
+    private final boolean writable;
 
     /** Makes the appended lines durable; {@code FileChannel.force(false)} ({@code fdatasync}) outside tests. */
     @FunctionalInterface
@@ -84,7 +89,60 @@ public final class OwnershipJournal implements AutoCloseable {
      * record can be written, a torn tail is left for the writer to cut).
      */
     public static OwnershipJournal readOnly(Path stateDir) {
-        return new OwnershipJournal(stateDir, false, ch -> ch.force(false));
+        return readOnly(stateDir, () -> { });
+    }
+
+    /** As {@link #readOnly(Path)}; {@code betweenReads} runs after each snapshot read (tests race a writer there). */
+    static OwnershipJournal readOnly(Path stateDir, Runnable betweenReads) {
+        OwnershipJournal j = new OwnershipJournal(stateDir, false, ch -> ch.force(false));
+        j.loadConsistent(betweenReads);
+        return j;
+    }
+
+    /** Reads of the two files while a daemon may compact them, before giving up on a consistent pair. */
+    static final int READ_ATTEMPTS = 8;
+
+    /**
+     * Reads the snapshot and then the journal so that both belong to the same compaction. The writer's compaction
+     * renames a new snapshot into place and then empties the journal, so a reader that read the old snapshot and
+     * then the emptied (or refilled) journal would miss every record the new snapshot absorbed: a device owned by a
+     * guest would look free. A compaction always replaces the snapshot's file (temp file and rename), so the pair
+     * is consistent when the snapshot is the same file after the journal was read as before the snapshot was; a
+     * new snapshot with the previous journal is consistent too (replaying records the snapshot already holds
+     * changes nothing), and is what a reader between the rename and the truncation gets.
+     */
+    private void loadConsistent(Runnable betweenReads) {
+        try {
+            for (int attempt = 1; ; attempt++) {
+                entries.clear();
+                replayWarnings.clear();
+                Object before = identity(snapshotFile);
+                load(snapshotFile, "snapshot");
+                betweenReads.run();
+                load(journalFile, "journal");
+                if (Objects.equals(before, identity(snapshotFile))) {
+                    return;
+                }
+                if (attempt == READ_ATTEMPTS) {
+                    replayWarnings.add("the snapshot was replaced " + READ_ATTEMPTS + " times while it was read "
+                            + "(a daemon compacting it); ownership shown may be a moment old");
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the host-device journal in " + dir + " ("
+                    + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Which file the path names now (inode and change time), or null when there is none. */
+    private static Object identity(Path file) throws IOException {
+        try {
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return List.of(String.valueOf(a.fileKey()), a.lastModifiedTime(), a.size());
+        } catch (NoSuchFileException e) {
+            return null;
+        }
     }
 
     private OwnershipJournal(Path stateDir, boolean writable, Sync sync) {
@@ -92,15 +150,9 @@ public final class OwnershipJournal implements AutoCloseable {
         this.dir = stateDir.resolve("hostdev");
         this.journalFile = dir.resolve("journal");
         this.snapshotFile = dir.resolve("snapshot");
+        this.writable = writable;
         if (!writable) {
-            try {
-                load(snapshotFile, "snapshot");
-                load(journalFile, "journal");
-            } catch (IOException e) {
-                throw new IllegalArgumentException("cannot read the host-device journal in " + dir + " ("
-                        + e.getMessage() + ")", e);
-            }
-            return;
+            return; // readOnly() loads, retrying around a writer's compaction
         }
         try {
             Files.createDirectories(dir);
@@ -120,7 +172,17 @@ public final class OwnershipJournal implements AutoCloseable {
         if (!Files.exists(file)) {
             return 0;
         }
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return 0; // compacted away between the check and the read (read-only: a writer is at work)
+        }
+        if (!writable && !text.isEmpty() && !text.endsWith("\n")) {
+            // a writer is appending this line now: it is not durable yet, and it is not torn either
+            text = text.substring(0, text.lastIndexOf('\n') + 1);
+        }
+        List<String> lines = text.lines().toList();
         int n = 0;
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i);

@@ -114,6 +114,71 @@ class OwnershipJournalTest {
         }
     }
 
+    /**
+     * A daemon compacts between a reader's snapshot read and its journal read: the reader got the old snapshot, and
+     * the journal is now emptied and refilled, so the records the new snapshot absorbed were in neither. A device
+     * owned by a guest looked free to {@code pci list}.
+     */
+    @Test
+    void aReaderRacingACompactionStillSeesEveryOwner() throws Exception {
+        try (OwnershipJournal writer = new OwnershipJournal(state)) {
+            writer.put(Ownership.assignable(A, "e1000e", null)); // in the snapshot the reader will read first
+            writer.compact();
+            writer.put(new Ownership(B, DeviceState.ATTACHED, Pending.NONE, GUEST, "igb", null, false, false)); // journal only
+            int[] raced = {0};
+            OwnershipJournal reader = OwnershipJournal.readOnly(state, () -> {
+                if (raced[0]++ == 0) {
+                    try {
+                        writer.compact(); // B moves into a new snapshot; the journal is emptied
+                        writer.put(Ownership.assignable(A, "e1000e", "later")); // and refilled
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            });
+            assertTrue(reader.get(B).isPresent(), "the owner compacted into the new snapshot meanwhile is seen");
+            assertEquals(GUEST, reader.get(B).get().owner());
+            assertEquals(2, raced[0], "the reader read the pair again after the snapshot was replaced");
+            assertEquals("later", reader.get(A).orElseThrow().name());
+            assertTrue(reader.replayWarnings().isEmpty(), reader.replayWarnings().toString());
+        }
+    }
+
+    @Test
+    void aReaderThatNeverGetsAStablePairSaysSoAndKeepsItsLastRead() throws Exception {
+        try (OwnershipJournal writer = new OwnershipJournal(state)) {
+            writer.put(new Ownership(B, DeviceState.ATTACHED, Pending.NONE, GUEST, "igb", null, false, false));
+            int[] reads = {0};
+            OwnershipJournal reader = OwnershipJournal.readOnly(state, () -> {
+                reads[0]++;
+                try {
+                    writer.compact();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertEquals(OwnershipJournal.READ_ATTEMPTS, reads[0]);
+            assertEquals(GUEST, reader.get(B).orElseThrow().owner());
+            assertEquals(1, reader.replayWarnings().size(), reader.replayWarnings().toString());
+            assertTrue(reader.replayWarnings().get(0).contains("compacting"), reader.replayWarnings().toString());
+        }
+    }
+
+    /** A line without its newline in a live daemon's journal is an append in progress, not a crash's torn line. */
+    @Test
+    void aReaderIgnoresALineBeingAppendedWithoutCallingItTorn() throws Exception {
+        try (OwnershipJournal j = new OwnershipJournal(state)) {
+            j.put(Ownership.assignable(A, "e1000e", null));
+        }
+        String next = JournalCodec.put(new Ownership(B, DeviceState.ATTACHED, Pending.NONE, GUEST, "igb", null, false, false));
+        Files.writeString(state.resolve("hostdev/journal"), next,
+                StandardCharsets.UTF_8, StandardOpenOption.APPEND); // the whole record, its newline not yet written
+        OwnershipJournal reader = OwnershipJournal.readOnly(state);
+        assertTrue(reader.get(A).isPresent());
+        assertFalse(reader.get(B).isPresent(), "not durable until the writer's fsync returns");
+        assertTrue(reader.replayWarnings().isEmpty(), reader.replayWarnings().toString());
+    }
+
     @Test
     void aFlippedByteIsCaughtByTheChecksum() {
         String line = JournalCodec.put(Ownership.assignable(A, "e1000e", null));
