@@ -122,7 +122,7 @@ public final class PciCommand implements Runnable {
      * tree would be built only to be printed), pretty-printed exactly as {@link #pretty} prints a tree.
      */
     static void writeList(PrintWriter out, List<PciDevice> devices, Map<PciAddress, DeviceVerdict> verdicts) {
-        try (JsonGenerator g = PciJson.MAPPER.writerWithDefaultPrettyPrinter().createGenerator(out)) {
+        try (JsonGenerator g = PciJson.prettyGenerator(out)) {
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET); // out is the command line's, not ours
             g.writeStartArray();
             for (PciDevice d : devices) {
@@ -143,7 +143,7 @@ public final class PciCommand implements Runnable {
 
     static String pretty(Object node) {
         try {
-            return PciJson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(node);
+            return PciJson.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(node);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot render JSON", e);
         }

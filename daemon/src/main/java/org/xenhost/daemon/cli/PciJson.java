@@ -1,6 +1,8 @@
 package org.xenhost.daemon.cli;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -20,18 +22,35 @@ import java.util.List;
  * prog-if, {@code revision} 2); absent facts are JSON null, never omitted.
  */
 final class PciJson {
-    static final ObjectMapper MAPPER = new ObjectMapper();
+    /**
+     * Streams {@code pci list --json}: jackson-core alone. An {@link ObjectMapper} (for trees) costs a short CLI call
+     * ~40 ms of class initialisation, so it is made only where a tree is built ({@link #mapper()}).
+     */
+    static final JsonFactory FACTORY = new JsonFactory();
+
+    private static final class Trees {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
+
+    static ObjectMapper mapper() {
+        return Trees.MAPPER;
+    }
+
+    /** A generator printing as {@code writerWithDefaultPrettyPrinter()} does, byte for byte. */
+    static JsonGenerator prettyGenerator(java.io.Writer out) throws IOException {
+        return FACTORY.createGenerator(out).setPrettyPrinter(new DefaultPrettyPrinter());
+    }
 
     private PciJson() {
     }
 
     /** The list entry: identity, binding, isolation and SR-IOV at a glance (as a tree: {@link #writeSummary}). */
     static ObjectNode summary(PciDevice d) {
-        try (TokenBuffer b = new TokenBuffer(MAPPER, false)) {
+        try (TokenBuffer b = new TokenBuffer(mapper(), false)) {
             b.writeStartObject();
             writeSummary(b, d);
             b.writeEndObject();
-            return MAPPER.readTree(b.asParser());
+            return mapper().readTree(b.asParser());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot build the JSON of " + d.address(), e);
         }
@@ -177,7 +196,7 @@ final class PciJson {
     }
 
     private static ArrayNode addresses(List<PciAddress> list) {
-        ArrayNode a = MAPPER.createArrayNode();
+        ArrayNode a = mapper().createArrayNode();
         list.forEach(x -> a.add(x.toString()));
         return a;
     }
