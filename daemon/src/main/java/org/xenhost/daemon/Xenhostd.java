@@ -21,6 +21,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -36,6 +39,7 @@ public final class Xenhostd implements AutoCloseable {
     private final AdminServer admin;
     private final Transport transport;
     private final PeerAcceptor migrationListener;
+    private final ScheduledExecutorService domainWatch;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     private Xenhostd(DaemonConfig config, HypervisorHost host, XenDriver driver, AdminServer admin, Transport transport,
@@ -46,6 +50,30 @@ public final class Xenhostd implements AutoCloseable {
         this.admin = admin;
         this.transport = transport;
         this.migrationListener = migrationListener;
+        this.domainWatch = config.domainWatchSeconds() > 0 ? watchDomains(driver, config.domainWatchSeconds()) : null;
+    }
+
+    /**
+     * xenhostd's domain watch: every few seconds, settles the guests that left Xen without it (a crash, xl destroy),
+     * so their devices go back and their names are free with nobody asking. libvirt's libxl driver learns this from
+     * libxl's domain-death event; xenhost has no libxl event loop, and one {@code libxl_list_domain} every few seconds
+     * (only while a guest of ours runs) costs nothing next to a guest's lifetime.
+     */
+    private static ScheduledExecutorService watchDomains(XenDriver driver, int seconds) {
+        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "xenhost-domain-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        watch.scheduleWithFixedDelay(() -> {
+            try {
+                driver.settleGone();
+            } catch (RuntimeException e) {
+                // libxl failing now says nothing about the next round; the watch goes on
+                log.warn("domain watch: cannot look at Xen's domains ({}); trying again in {} s", e.getMessage(), seconds);
+            }
+        }, seconds, seconds, TimeUnit.SECONDS);
+        return watch;
     }
 
     /** Opens the hypervisor, reconciles state, and starts serving. Fails without side effects. */
@@ -112,6 +140,11 @@ public final class Xenhostd implements AutoCloseable {
         return driver;
     }
 
+    /** The hypervisor under the driver: tests reach Xen behind the daemon's back through it, as xl would. */
+    HypervisorHost host() {
+        return host;
+    }
+
     /** Blocks until {@link #close()}. */
     public void awaitStop() throws InterruptedException {
         stopped.await();
@@ -127,6 +160,15 @@ public final class Xenhostd implements AutoCloseable {
     public synchronized void close() {
         if (stopped.getCount() == 0) {
             return;
+        }
+        if (domainWatch != null) {
+            // first, and waited for: a round in progress must not settle domains through a driver being closed
+            domainWatch.shutdownNow();
+            try {
+                domainWatch.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         admin.close();
         if (migrationListener != null) {

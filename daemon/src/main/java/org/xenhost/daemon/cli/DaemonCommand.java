@@ -44,6 +44,10 @@ final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--peer-timeout", paramLabel = "SECONDS",
             description = "a migration peer counts as gone after this long without connecting or answering (default 10)")
     String peerTimeout;
+    @Option(names = "--domain-watch", paramLabel = "SECONDS",
+            description = "look for guests gone from Xen without xenhost (crashed, xl destroy) this often, to give their "
+                    + "devices back and free their names (default 5; 0: only when domains are listed or created)")
+    String domainWatch;
 
     @Override
     public Integer call() throws Exception {
@@ -67,6 +71,7 @@ final class DaemonCommand implements Callable<Integer> {
         flags.put("allow_peer", allowPeers);
         flags.put("emulated_memory", emulatedMemory);
         flags.put("peer_timeout", peerTimeout);
+        flags.put("domain_watch", domainWatch);
         DaemonConfig config = DaemonConfig.resolve(String.valueOf(configFile), text, flags);
         Supplier<HostFacts> facts = hostFacts();
         Xenhostd d = Xenhostd.start(config, facts);

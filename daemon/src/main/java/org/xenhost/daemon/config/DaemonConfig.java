@@ -30,13 +30,16 @@ import java.util.Set;
  * @param peerTimeoutSeconds how long a peer may take to connect and open TLS, or stay silent on an open
  *                    connection, before it counts as gone (0: the transport's default, 10 s); raise it for slow
  *                    or heavily loaded hosts, where a cold daemon's first TLS handshake can take longer
+ * @param domainWatchSeconds how often xenhostd looks for its guests gone from Xen without it (crashed, or destroyed
+ *                    by xl) to give their devices back and free their names; 0 turns the watch off (then only
+ *                    list/define/create/restore notice them). Default 5.
  */
 public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Path adminSocket, String adminGroup,
                            InetSocketAddress listen, Path tlsDir, String tlsName, List<String> allowPeers,
-                           long emulatedMemoryMiB, int peerTimeoutSeconds) {
+                           long emulatedMemoryMiB, int peerTimeoutSeconds, int domainWatchSeconds) {
 
     public static final Set<String> KEYS = Set.of("hypervisor", "sysfs_root", "state_dir", "admin_socket",
-            "admin_group", "listen", "tls_dir", "tls_name", "allow_peer", "emulated_memory", "peer_timeout");
+            "admin_group", "listen", "tls_dir", "tls_name", "allow_peer", "emulated_memory", "peer_timeout", "domain_watch");
 
     public DaemonConfig {
         allowPeers = List.copyOf(allowPeers);
@@ -49,6 +52,7 @@ public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Pat
         d.put("sysfs_root", "/");
         d.put("state_dir", "/var/lib/xenhost");
         d.put("admin_socket", "/run/xenhost/xenhostd.sock");
+        d.put("domain_watch", "5");
         return d;
     }
 
@@ -94,9 +98,10 @@ public record DaemonConfig(String hypervisor, Path sysfsRoot, Path stateDir, Pat
         long memory = number(v, "emulated_memory", 2049, 1L << 32,
                 "must be the emulated host's memory in MiB, more than the 2048 MiB dom0 keeps");
         int peerTimeout = (int) number(v, "peer_timeout", 1, 3600, "must be 1-3600 seconds");
+        int watch = (int) number(v, "domain_watch", 0, 3600, "must be 0-3600 seconds (0: no watch)");
         return new DaemonConfig(hv, Path.of((String) v.get("sysfs_root")), Path.of((String) v.get("state_dir")),
                 Path.of((String) v.get("admin_socket")), (String) v.get("admin_group"), listen, tlsDir, tlsName, peers, memory,
-                peerTimeout);
+                peerTimeout, watch);
     }
 
     /** A whole-number setting in [min, max], or 0 when unset; anything else is refused, quoting the value. */

@@ -60,5 +60,12 @@ class DaemonConfigTest {
         }
         assertEquals(120, DaemonConfig.resolve(null, null, Map.of("peer_timeout", "120")).peerTimeoutSeconds());
         assertEquals(0, DaemonConfig.resolve(null, null, Map.of()).peerTimeoutSeconds(), "unset: the transport's default");
+        for (String bad : new String[] {"-1", "often", "3601"}) {
+            e = assertThrows(IllegalArgumentException.class, () -> DaemonConfig.resolve(null, null, Map.of("domain_watch", bad)));
+            assertTrue(e.getMessage().contains("domain_watch \"" + bad + "\"") && e.getMessage().contains("0-3600"), e.getMessage());
+        }
+        assertEquals(5, DaemonConfig.resolve(null, null, Map.of()).domainWatchSeconds(), "on by default");
+        assertEquals(0, DaemonConfig.resolve(null, null, Map.of("domain_watch", "0")).domainWatchSeconds(), "0 turns it off");
+        assertEquals(1, DaemonConfig.resolve("x.conf", "domain_watch = 1\n", Map.of()).domainWatchSeconds());
     }
 }

@@ -1347,8 +1347,24 @@ public final class XenDriver implements Driver {
         settleVanished(null);
     }
 
-    /** @param xen Xen's domains if the caller has just read them; null: read them if any domain needs it */
-    private void settleVanished(List<DomainInfo> xen) {
+    /**
+     * Settles, now, our domains that have left Xen without xenhost (as {@link #list} and the other callers of
+     * settleVanished do first). xenhostd's domain watch calls this every few seconds, so that a crashed or
+     * xl-destroyed guest gives its devices back and frees its name with nobody asking. Reads Xen's domain list only
+     * when one of ours is running.
+     *
+     * @return how many domains were settled
+     */
+    public int settleGone() {
+        return settleVanished(null);
+    }
+
+    /**
+     * @param xen Xen's domains if the caller has just read them; null: read them if any domain needs it
+     * @return how many domains were settled
+     */
+    private int settleVanished(List<DomainInfo> xen) {
+        int settled = 0;
         for (Entry e : domains.values()) {
             DomainRecord r = e.record();
             if (r.domid() == null || r.state() == RunState.SHUT_OFF || jobs.current(r.uuid()).isPresent()) {
@@ -1375,9 +1391,11 @@ public final class XenDriver implements Driver {
                     log.warn("domain {} (domid {}) is gone from Xen without xenhost (destroyed by another tool, or crashed"
                             + " and cleaned up)", r.name(), r.domid());
                     stopped(now, "settled after leaving Xen");
+                    settled++;
                 }
             }
         }
+        return settled;
     }
 
     private Job begin(Entry e, JobKind kind) {
