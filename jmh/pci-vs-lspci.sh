@@ -2,7 +2,7 @@
 # PCI enumeration against lspci on the same sysfs tree, in one invocation (issue 2's performance target):
 #   1. JMH PciEnumeration (warm, in-JVM): scan (threads from the CPU count), scanOneThread, baselineNio; and
 #      scanOneThread again with -Dorg.xenhost.pci.uring=false (file by file, no io_uring) for comparison;
-#   2. whole processes, median of RUNS: `lspci -vmm -n -D -k -A linux-sysfs` against `./xenhost pci list --json`
+#   2. whole processes, median of RUNS interleaved rounds (one run of each per round): `lspci -vmm -n -D -k -A linux-sysfs` against `./xenhost pci list --json`
 #      exactly as an operator runs it (the launcher: staleness check, class-data-sharing archive, C1 only), each a
 #      cold JVM; `./xenhost --version` alone so the JVM's start can be taken out and reported separately; the
 #      launcher's first run (which makes the class-data archive) happens before and is reported on its own;
@@ -14,7 +14,7 @@
 # is kernfs, in memory, but its dentries are cached the same way and a system call costs the same to enter).
 # Needs /usr/bin/time (Debian package time), strace and python3; the benchmark jar and the shaded CLI jar built
 # from the same sources (mvn -B -q -pl jmh -am package -DskipTests; ./xenhost --version).
-# Usage: jmh/pci-vs-lspci.sh [TREE] [RUNS]   (default TREE fixtures/target/sysfs-large, RUNS 3)
+# Usage: jmh/pci-vs-lspci.sh [TREE] [RUNS]   (default TREE fixtures/target/sysfs-large, RUNS 3; 11 gives steadier medians)
 # Environment: JMH=0 skips step 1; JMH_JAVA_OPTS (e.g. -Djmh.ignoreLock=true) goes to JMH's JVM.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,12 +51,12 @@ oc=$("${ours_cmd[@]}" | python3 -c 'import json,sys; print(len(json.load(sys.std
 if [ "${JMH:-1}" != 0 ]; then
   # shellcheck disable=SC2086
   java ${JMH_JAVA_OPTS:-} -jar "$bench" 'org.xenhost.jmh.pci.PciEnumeration' -p root="$tree" \
-    -wi 4 -w 3s -i 4 -r 3s -f 1 -rf json -rff "$tmp/jmh.json" >"$tmp/jmh.log" 2>&1 \
+    -wi 5 -w 3s -i 6 -r 3s -f 2 -rf json -rff "$tmp/jmh.json" >"$tmp/jmh.log" 2>&1 \
     || { cat "$tmp/jmh.log" >&2; exit 1; }
   # shellcheck disable=SC2086
   java ${JMH_JAVA_OPTS:-} -jar "$bench" 'org.xenhost.jmh.pci.PciEnumeration.scanOneThread' -p root="$tree" \
     -jvmArgsAppend -Dorg.xenhost.pci.uring=false \
-    -wi 4 -w 3s -i 4 -r 3s -f 1 -rf json -rff "$tmp/jmh-nouring.json" >"$tmp/jmh-nouring.log" 2>&1 \
+    -wi 5 -w 3s -i 6 -r 3s -f 2 -rf json -rff "$tmp/jmh-nouring.json" >"$tmp/jmh-nouring.log" 2>&1 \
     || { cat "$tmp/jmh-nouring.log" >&2; exit 1; }
   python3 - "$tmp/jmh.json" "$tmp/jmh-nouring.json" <<'PY'
 import json, sys
@@ -83,26 +83,37 @@ for b in json.load(open(sys.argv[1])):
 PY
 fi
 
-measure() { # name, command...: median wall and CPU (user+sys) seconds of RUNS runs into $tmp/name.{wall,cpu}
-  local name=$1; shift
-  local walls=() cpus=() w u s
-  for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -o "$tmp/time" -f "%e %U %S" "$@" >/dev/null 2>"$tmp/err" \
-      || { echo "pci-vs-lspci: $name failed:" >&2; cat "$tmp/err" >&2; exit 1; }
-    read -r w u s < <(tail -1 "$tmp/time")
-    walls+=("$w"); cpus+=("$(python3 -c "print($u + $s)")")
-  done
-  printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p" >"$tmp/$name.wall"
-  printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p" >"$tmp/$name.cpu"
+# Whole processes, interleaved: each round runs every command once, so a drift in the machine's speed over the
+# minutes this takes (seen here: lspci's own median moving 1.07 -> 1.33 s between blocks of runs) falls on all of
+# them alike instead of on whichever ran last. Medians of RUNS rounds go to $tmp/NAME.{wall,cpu}.
+names=(lspci ours jvm scan1 scan0)
+run_one() { # name: one timed run of that command, appended to $tmp/NAME.runs as "wall cpu"
+  local cmd
+  case $1 in
+    lspci) cmd=("${lspci_cmd[@]}") ;;
+    ours) cmd=("${ours_cmd[@]}") ;;
+    jvm) cmd=("$here/xenhost" --version) ;;
+    scan1) cmd=(java "${launch_opts[@]}" -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 1) ;;
+    scan0) cmd=(java "${launch_opts[@]}" -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 0) ;;
+  esac
+  /usr/bin/time -o "$tmp/time" -f "%e %U %S" "${cmd[@]}" >/dev/null 2>"$tmp/err" \
+    || { echo "pci-vs-lspci: $1 failed:" >&2; cat "$tmp/err" >&2; exit 1; }
+  tail -1 "$tmp/time" >>"$tmp/$1.runs"
 }
-measure lspci "${lspci_cmd[@]}"
-measure ours "${ours_cmd[@]}"
-measure jvm "$here/xenhost" --version
-# Breakdown: the reader alone in a cold JVM (one scan, no JSON, no assignability verdicts) and that JVM's start.
-measure scan1 java "${launch_opts[@]}" -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 1
-measure scan0 java "${launch_opts[@]}" -cp "$bench" org.xenhost.jmh.pci.ScanRepeat "$tree" 0
+for ((i = 0; i < runs; i++)); do
+  for name in "${names[@]}"; do
+    run_one "$name"
+  done
+done
+for name in "${names[@]}"; do
+  python3 - "$tmp/$name.runs" "$tmp/$name" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+open(sys.argv[2] + ".wall", "w").write(str(statistics.median(float(r[0]) for r in rows)))
+open(sys.argv[2] + ".cpu", "w").write(str(statistics.median(float(r[1]) + float(r[2]) for r in rows)))
+PY
+done
 
-# File-system calls, counted by strace over every thread.
 fscalls() { # strace -c output file: the sum of file-system calls
   python3 - "$1" <<'PY'
 import sys
@@ -132,7 +143,7 @@ us = lambda seconds: seconds * 1e6 / n
 lw, lc = get("lspci.wall"), get("lspci.cpu")
 ow, oc = get("ours.wall"), get("ours.cpu")
 jw, jc = get("jvm.wall"), get("jvm.cpu")
-print(f"whole processes, median of {runs} runs (wall / CPU = user+sys):")
+print(f"whole processes, median of {runs} interleaved rounds (wall / CPU = user+sys):")
 print(f"  lspci              {lw:6.2f} s / {lc:6.2f} s   {us(lw):7.1f} / {us(lc):7.1f} us per function")
 print(f"  ./xenhost pci list {ow:6.2f} s / {oc:6.2f} s   {us(ow):7.1f} / {us(oc):7.1f} us per function")
 print(f"  ./xenhost --version {jw:5.2f} s / {jc:6.2f} s   (launcher + JVM start + picocli; reported separately)")
