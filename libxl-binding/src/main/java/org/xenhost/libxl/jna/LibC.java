@@ -11,10 +11,16 @@ public interface LibC extends Library {
     int O_CLOEXEC = 0x80000;
     int EINTR = 4;
     int EPIPE = 32;
+    /** {@code fcntl} commands that set and read a pipe's capacity (Linux 2.6.35+). */
+    int F_SETPIPE_SZ = 1031;
+    int F_GETPIPE_SZ = 1032;
 
     int pipe2(int[] fds, int flags) throws LastErrorException;
 
     int close(int fd) throws LastErrorException;
+
+    /** fcntl with one int argument (the pipe-size commands). */
+    int fcntl(int fd, int cmd, int arg) throws LastErrorException;
 
     NativeLong read(int fd, Pointer buf, NativeLong count) throws LastErrorException;
 

@@ -33,6 +33,25 @@ class StreamPumpTest {
         return b;
     }
 
+    /** libxl's end and the pump's share one pipe; it holds a whole chunk, not the kernel's default 64 KiB. */
+    @Test
+    void thePipeHoldsAMebibyte() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        StreamPump save = StreamPump.toChannel(Channels.newChannel(out), "test-size");
+        try {
+            assertEquals(StreamPump.PIPE_BYTES, libc.fcntl(save.libxlFd(), LibC.F_GETPIPE_SZ, 0));
+        } finally {
+            assertNull(save.finish(0));
+        }
+        StreamPump restore = StreamPump.fromChannel(Channels.newChannel(new java.io.ByteArrayInputStream(new byte[0])),
+                "test-size");
+        try {
+            assertEquals(StreamPump.PIPE_BYTES, libc.fcntl(restore.libxlFd(), LibC.F_GETPIPE_SZ, 0));
+        } finally {
+            restore.finish(1000);
+        }
+    }
+
     @Test
     void savedBytesArriveInTheTargetInOrder() throws Exception {
         byte[] data = stream(3 * 1024 * 1024 + 17);
