@@ -69,8 +69,9 @@ public final class Xenhostd implements AutoCloseable {
             try {
                 driver.settleGone();
             } catch (RuntimeException e) {
-                // libxl failing now says nothing about the next round; the watch goes on
-                log.warn("domain watch: cannot look at Xen's domains ({}); trying again in {} s", e.getMessage(), seconds);
+                // a failure now (libxl's list, a device's release) says nothing about the next round: the watch goes on
+                log.warn("domain watch: settling guests gone from Xen failed ({}); trying again in {} s", e.getMessage(),
+                        seconds);
             }
         }, seconds, seconds, TimeUnit.SECONDS);
         return watch;

@@ -169,14 +169,11 @@ public final class OwnershipJournal implements AutoCloseable {
     }
 
     private int load(Path file, String what) throws IOException {
-        if (!Files.exists(file)) {
-            return 0;
-        }
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            return 0; // compacted away between the check and the read (read-only: a writer is at work)
+            return 0; // no record yet (compaction replaces the snapshot by a rename and truncates the journal)
         }
         if (!writable && !text.isEmpty() && !text.endsWith("\n")) {
             // a writer is appending this line now: it is not durable yet, and it is not torn either

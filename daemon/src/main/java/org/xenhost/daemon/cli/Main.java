@@ -18,9 +18,9 @@ public final class Main implements Runnable {
     /**
      * Every top-level command, in the order {@code --help} lists them. They are registered with picocli here rather
      * than in {@code @Command(subcommands=...)} so that a command line naming one of them builds only that one's
-     * model: picocli builds a command's model by reflection over all its options, which for all of these took
-     * ~0.3 s of a CLI call's ~0.5 s start (its classes cannot be in the class-data archive: they are Java 5 class
-     * files, which JDK 17's CDS refuses).
+     * model: picocli builds a command's model by reflection over all its options, and for all of these that took
+     * ~0.12 s of a CLI call's ~0.5 s start (first-time, interpreted work: an archive of picocli's classes does not
+     * shorten it, see daemon/README.md "CLI start-up").
      */
     static final List<Class<?>> COMMANDS = List.of(
             PciCommand.class,

@@ -360,7 +360,7 @@ public final class XenDriver implements Driver {
         DomainConfig cfg = parse(xlCfg, source);
         UUID uuid = cfg.uuid() != null ? cfg.uuid() : UUID.randomUUID();
         cfg = cfg.withUuid(uuid);
-        settleVanished();
+        settleGone();
         Entry existing = domains.get(uuid.toString());
         synchronized (this) { // define/undefine only: name uniqueness spans domains, held for microseconds
             checkUnique(cfg, existing);
@@ -405,7 +405,7 @@ public final class XenDriver implements Driver {
         UUID uuid = cfg.uuid() != null ? cfg.uuid() : UUID.randomUUID();
         cfg = cfg.withUuid(uuid);
         Entry e;
-        settleVanished();
+        settleGone();
         synchronized (this) {
             checkUnique(cfg, domains.get(uuid.toString()));
             if (domains.containsKey(uuid.toString())) {
@@ -731,7 +731,7 @@ public final class XenDriver implements Driver {
     private Entry transientFromJson(String json, String uuid, String name, boolean adopting) throws IOException {
         String xlCfg = LibxlJson.toXlCfg(json);
         DomainConfig cfg = parse(xlCfg, "saved configuration of " + name);
-        settleVanished();
+        settleGone();
         synchronized (this) {
             checkUnique(cfg, null, adopting ? UUID.fromString(uuid) : null);
             DomainRecord r = new DomainRecord(uuid, cfg.name(), null, RunState.SHUT_OFF, false, null);
@@ -1339,19 +1339,10 @@ public final class XenDriver implements Driver {
      * Settles our domains that left Xen without us (xl destroy, a crashed guest cleaned up by another tool) the way
      * our own destroy would have: devices back to the host, a transient domain forgotten, a persistent one shut off.
      * The startup reconciliation does the same for what left while no daemon ran; this covers what leaves while one
-     * runs, so the name is free and the devices are released as soon as Xen has let go (libvirt's libxl driver
-     * learns this from libxl's domain-death event; listing is enough here, as every caller that cares lists first).
-     * A domain with a job in progress is its job's business and is left alone.
-     */
-    private void settleVanished() {
-        settleVanished(null);
-    }
-
-    /**
-     * Settles, now, our domains that have left Xen without xenhost (as {@link #list} and the other callers of
-     * settleVanished do first). xenhostd's domain watch calls this every few seconds, so that a crashed or
-     * xl-destroyed guest gives its devices back and frees its name with nobody asking. Reads Xen's domain list only
-     * when one of ours is running.
+     * runs. {@link #list}, define, create and restore call it first, so a name is free as soon as Xen has let go, and
+     * xenhostd's domain watch calls it every few seconds, so devices come back with nobody asking (libvirt's libxl
+     * driver learns this from libxl's domain-death event). A domain with a job in progress is its job's business and
+     * is left alone. Reads Xen's domain list only when one of ours is running.
      *
      * @return how many domains were settled
      */
@@ -1359,10 +1350,7 @@ public final class XenDriver implements Driver {
         return settleVanished(null);
     }
 
-    /**
-     * @param xen Xen's domains if the caller has just read them; null: read them if any domain needs it
-     * @return how many domains were settled
-     */
+    /** @param xen Xen's domains if the caller has just read them; null: read them if any domain needs it */
     private int settleVanished(List<DomainInfo> xen) {
         int settled = 0;
         for (Entry e : domains.values()) {

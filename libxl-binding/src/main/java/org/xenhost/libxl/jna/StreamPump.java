@@ -21,7 +21,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * used again by the other side, and closing libxl's end is what tells the pump to stop (EOF or EPIPE).
  */
 public abstract class StreamPump {
-    private static final int CHUNK = 1 << 20;
+    /** What the pipe between libxl and the pump holds (the kernel's default is 64 KiB). */
+    static final int PIPE_BYTES = 1 << 20;
+    /** The pump reads at most what the pipe holds, so one read can empty it. */
+    private static final int CHUNK = PIPE_BYTES;
 
     protected final LibC libc = NativeLibraries.libc();
     private final int libxlFd;
@@ -45,9 +48,6 @@ public abstract class StreamPump {
         this.thread = new Thread(this::runAndClose, "xenhost-libxl-" + name);
         this.thread.setDaemon(true);
     }
-
-    /** What the pipe between libxl and the pump holds: a chunk of the pump's reads (the kernel's default is 64 KiB). */
-    static final int PIPE_BYTES = 1 << 20;
 
     /**
      * Gives the pipe {@link #PIPE_BYTES} of room. With the kernel's 64 KiB, libxl's save helper and the pump took
